@@ -1,0 +1,60 @@
+"""The ``ttom`` command.
+
+Each part of ttom keeps its commands in its own module (``ttom/<part>/cli.py``); this file only
+assembles them. Those modules import typer and rich at the top and everything heavy (torch,
+diffusers, SQLAlchemy, LangGraph) inside the command functions, so ``ttom --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ttom import __version__
+
+app = typer.Typer(
+    name="ttom",
+    help="Compositional text-to-video generation: plan a layout, optimise attention to it at test "
+    "time (TTOM), critique the video, and remember what worked.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks; each prints a table and records it in docs/benchmarks.md.",
+                        no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ttom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    pass
+
+
+def _register() -> None:
+    from ttom.engine import cli as engine_cli
+
+    app.command("generate")(engine_cli.generate)
+    app.command("probe")(engine_cli.probe)
+
+    # Other parts register here, one line per command, from their own cli modules.
+
+    app.add_typer(bench_app, name="bench")
+
+
+_register()
+
+
+def main() -> None:
+    from ttom.errors import run_cli
+
+    run_cli(app)
+
+
+if __name__ == "__main__":
+    main()

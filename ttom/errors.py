@@ -1,0 +1,44 @@
+"""Errors a user can act on, and how the command line shows them."""
+
+from __future__ import annotations
+
+import sys
+
+
+class TtomError(Exception):
+    """An error whose message tells the user what is wrong and what to do; shown without a traceback."""
+
+
+class WeightsNotFoundError(TtomError):
+    """Model weights are not in the given folder or the local Hugging Face cache."""
+
+
+class ConfigError(TtomError):
+    """A setting or argument that cannot work."""
+
+
+def run_cli(app) -> None:
+    """Run a typer app, turning ttom's own errors (and layout errors) into one clear line and exit 2."""
+    from ttom.layout import LayoutError
+
+    try:
+        rc = app(standalone_mode=False)
+    except (TtomError, LayoutError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click's own usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
