@@ -7,7 +7,7 @@ AdamW's small steps are not rounded away.
 
 The exported bytes are a safetensors file in the layout diffusers writes with
 ``save_lora_weights``: keys ``transformer.<module>.lora_A.weight`` / ``lora_B.weight`` and the
-LoRA config under the metadata key ``lora_adapter_metadata``, so plain diffusers loads it with
+LoRA config (keys prefixed ``transformer.``) under the metadata key ``lora_adapter_metadata``, so plain diffusers loads it with
 ``transformer.load_lora_adapter(path, prefix="transformer")`` or ``pipe.load_lora_weights``.
 ttom adds its signature (backend, model id, blocks, modules, rank, alpha) under ``ttom_signature``
 and checks it before loading: φ learned on one model must never be loaded into another.
@@ -112,6 +112,8 @@ def add_phi(transformer: torch.nn.Module, block_prefix: str, attn_name: str, spe
         transformer.add_adapter(config, adapter_name=ADAPTER_NAME)
     finally:
         torch.random.set_rng_state(state)
+    # peft keeps a LoRA wrapper's "disabled" flag across delete/re-inject: switch φ on explicitly.
+    transformer.enable_adapters()
     params = phi_parameters(transformer)
     for p in params:
         p.data = p.data.float()
@@ -156,7 +158,8 @@ def export_phi(transformer: torch.nn.Module, signature: Signature) -> bytes:
     if not has_phi(transformer):
         raise TtomError("the model has no φ to export")
     config = transformer.peft_config[ADAPTER_NAME].to_dict()
-    config = {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}
+    # As diffusers' pipeline-level save_lora_weights: config keys carry the component prefix.
+    config = {PREFIX + k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}
     metadata = {"format": "pt", "lora_adapter_metadata": json.dumps(config, sort_keys=True, default=str),
                 SIGNATURE_KEY: signature.to_json()}
     return save(phi_state_dict(transformer), metadata=metadata)

@@ -119,13 +119,19 @@ class AttentionRecorder:
     (B, N_video, G) map of the last forward while ``active``.
     """
 
-    def __init__(self, groups: Sequence[Sequence[int]], normalization: str = "joint"):
+    def object_maps(self, q_video, k_norm, k_text, text_offset_in_norm: int, scale: float) -> torch.Tensor:
+        if self.reference:
+            return naive_object_maps(q_video, k_norm, text_offset_in_norm, self.groups, scale)
+        return object_maps(q_video, k_norm, k_text, self.groups, scale)
+
+    def __init__(self, groups: Sequence[Sequence[int]], normalization: str = "joint", reference: bool = False):
         if normalization not in ("joint", "text"):
             raise ValueError(f"normalization must be 'joint' or 'text', got {normalization!r}")
         if not groups or any(len(g) == 0 for g in groups):
             raise ValueError("every object needs at least one token position")
         self.groups = [list(g) for g in groups]
         self.normalization = normalization
+        self.reference = reference  # materialise the full softmax instead (tests, small cases only)
         self.active = False
         self.maps: dict[int, torch.Tensor] = {}
 
@@ -172,8 +178,8 @@ class CogVideoXCaptureProcessor:
             rec = self.recorder
             k_text = key[:, :, :text_seq_length]
             k_norm = key if rec.normalization == "joint" else k_text
-            rec.maps[self.block] = object_maps(query[:, :, text_seq_length:], k_norm, k_text, rec.groups,
-                                               1.0 / math.sqrt(head_dim))
+            rec.maps[self.block] = rec.object_maps(query[:, :, text_seq_length:], k_norm, k_text, 0,
+                                                   1.0 / math.sqrt(head_dim))
 
         hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=0.0,
                                                        is_causal=False)
@@ -225,7 +231,7 @@ class WanCaptureProcessor:
         if self.recorder.active:
             q = query.transpose(1, 2)  # (B, H, Nv, D)
             k = key.transpose(1, 2)  # (B, H, T, D)
-            self.recorder.maps[self.block] = object_maps(q, k, k, self.recorder.groups, 1.0 / math.sqrt(q.shape[-1]))
+            self.recorder.maps[self.block] = self.recorder.object_maps(q, k, k, 0, 1.0 / math.sqrt(q.shape[-1]))
 
         hidden_states_img = None
         if encoder_hidden_states_img is not None:

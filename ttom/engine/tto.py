@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,7 +89,13 @@ class GenerationResult:
 
 
 class TTOSession:
-    """φ, its optimiser and the layout targets for one video: what the inner loop needs."""
+    """φ, its optimiser, the layout targets and the capture processors for one video.
+
+    The capture processors stay installed on the supervised blocks for the whole session (they
+    compute exactly what the stock processors compute, so the denoising forwards are unchanged):
+    with gradient checkpointing, the backward pass re-runs the blocks' forward and must find the
+    same processors, recording, as the forward did. ``close()`` restores the model.
+    """
 
     def __init__(self, backend: Backend, layout: Layout, spec: VideoSpec, cfg: TTOConfig, phi: bytes | None):
         d = backend.defaults
@@ -110,6 +117,7 @@ class TTOSession:
         self.grid = backend.token_grid(spec)
         self.targets, self.present = layout_targets(layout, self.grid, layout.names, device=backend.device)
         self.recorder = AttentionRecorder([self.token_groups[n] for n in layout.names], self.normalization)
+        self._stack = ExitStack()
 
         # φ
         self.params: list[torch.nn.Parameter] = []
@@ -127,6 +135,13 @@ class TTOSession:
         self.signature = backend.signature(self.adapter_spec) if cfg.mode != "off" else None
         self.optimizer = (torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
                           if cfg.mode in ("fresh", "warm") and self.params else None)
+        modules = {i: backend.attn_module(i) for i in self.layers}
+        self._stack.enter_context(capture(modules, backend.processor_cls, self.recorder))
+
+    def close(self) -> None:
+        """Restore the stock processors and remove φ."""
+        self._stack.close()
+        adapters.remove_phi(self.backend.transformer)
 
     def _expected_signature(self, phi: bytes) -> adapters.Signature:
         """The running model's signature for φ's own layout (blocks, modules, rank come with φ)."""
@@ -139,20 +154,16 @@ class TTOSession:
     def loss(self, latents: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, extra: dict) -> torch.Tensor:
         """JSD between the supervised blocks' attention maps and the layout, on the conditional branch."""
         b = self.backend
-        modules = {i: b.attn_module(i) for i in self.layers}
         self.recorder.clear()
-        with capture(modules, b.processor_cls, self.recorder):
-            self.recorder.active = True
-            try:
-                if self.cfg.truncate:
-                    with stop_after(b.blocks[max(self.layers)]):
-                        b.predict(latents, t, cond, extra)
-                else:
+        self.recorder.active = True  # stays on until the backward is done (see the class docstring)
+        try:
+            if self.cfg.truncate:
+                with stop_after(b.blocks[max(self.layers)]):
                     b.predict(latents, t, cond, extra)
-            except StopForward:
-                pass
-            finally:
-                self.recorder.active = False
+            else:
+                b.predict(latents, t, cond, extra)
+        except StopForward:
+            pass
         g = len(self.token_groups)
         maps = [self.recorder.maps[i][0].T.reshape(g, *self.grid) for i in self.layers]  # (G, F, H, W)
         return alignment_loss(maps, self.targets, self.present)
@@ -174,6 +185,7 @@ class TTOSession:
                 loss.backward()
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self.recorder.active = False
         return losses
 
 
@@ -227,6 +239,8 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
                 adapters.set_phi_enabled(transformer, False)  # the base model from step k on
 
             t0 = time.perf_counter()
+            if session is not None:
+                session.recorder.active = False
             with torch.no_grad():
                 model_in = torch.cat([latents] * 2) if do_cfg else latents
                 model_in = backend.scheduler.scale_model_input(model_in, t)
@@ -239,12 +253,13 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
             emit({"event": "step", "step": i, "steps": steps})
 
         # 6. φ* out, then the model back to its plain state
-        phi_out = None
-        if session is not None:
+        phi_out = phi if tto.mode == "skip" else None  # skip leaves φ as it was loaded
+        if session is not None and session.optimizer is not None:
             adapters.set_phi_enabled(transformer, True)
             phi_out = adapters.export_phi(transformer, session.signature)
     finally:
-        adapters.remove_phi(transformer)
+        if session is not None:
+            session.close()
         if tto.gradient_checkpointing:
             transformer.disable_gradient_checkpointing()
 

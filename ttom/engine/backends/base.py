@@ -180,7 +180,7 @@ def load_pipeline(pipeline_cls, source: str | Path, dtype: torch.dtype):
     """``from_pretrained`` from a local folder or the local Hugging Face cache, never the network."""
     src = str(source)
     try:
-        return pipeline_cls.from_pretrained(src, torch_dtype=dtype, local_files_only=True)
+        return pipeline_cls.from_pretrained(src, dtype=dtype, local_files_only=True)
     except (OSError, ValueError) as e:
         where = "folder" if Path(src).exists() else "local Hugging Face cache"
         raise WeightsNotFoundError(

@@ -1,0 +1,76 @@
+import math
+
+import pytest
+import torch
+
+from ttom.engine.backends.text import load_minilm
+from ttom.engine.loss import alignment_loss, jsd, normalize_maps
+from ttom.engine.masks import box_mask, gaussian_box, layout_targets
+from ttom.engine.tokens import object_token_groups, token_positions
+from ttom.errors import TtomError
+from ttom.layout import Layout, static_object
+
+
+def test_gaussian_is_centred_with_quarter_side_sigma():
+    g = gaussian_box((0.25, 0.5, 0.75, 1.0), 40, 40)
+    iy, ix = divmod(int(g.argmax()), 40)
+    assert (ix + 0.5) / 40 == pytest.approx(0.5, abs=0.026) and (iy + 0.5) / 40 == pytest.approx(0.75, abs=0.026)
+    # the value at any cell is exp(-dx²/2σx² - dy²/2σy²) with σ = side/4 (0.125 in x, 0.125 in y)
+    for iy, ix in [(30, 25), (35, 12), (5, 5)]:
+        dx, dy = (ix + 0.5) / 40 - 0.5, (iy + 0.5) / 40 - 0.75
+        expected = math.exp(-(dx**2) / (2 * 0.125**2) - dy**2 / (2 * 0.125**2))
+        assert float(g[iy, ix]) == pytest.approx(expected, rel=1e-4, abs=1e-12)
+
+
+def test_targets_sum_same_name_instances_and_handle_absence():
+    two_birds = [static_object(0, "bird", [0.0, 0.0, 0.3, 0.3]), static_object(1, "bird", [0.7, 0.7, 1.0, 1.0])]
+    late = {"id": 2, "name": "cat", "phrase": "a cat",
+            "keyframes": [{"t": 0.5, "box": [0.4, 0.4, 0.6, 0.6]}, {"t": 1.0, "box": [0.4, 0.4, 0.6, 0.6]}]}
+    layout = Layout.parse({"prompt": "two birds and a cat", "objects": [o.model_dump() for o in two_birds] + [late]})
+    targets, present = layout_targets(layout, (3, 10, 10))
+    assert targets.shape == (2, 3, 10, 10)
+    assert not torch.isnan(targets).any()
+    assert torch.allclose(targets[0].sum(dim=(1, 2)), torch.ones(3))
+    # both birds carry mass: two separate peaks in opposite corners
+    assert targets[0, 0, 1, 1] > 0.01 and targets[0, 0, 8, 8] > 0.01 and targets[0, 0, 1, 1] == pytest.approx(float(targets[0, 0, 8, 8]), rel=1e-5)
+    # the cat is absent in frame 0 (t=0 < 0.5): zero target, not present
+    assert present.tolist() == [[True, True, True], [False, True, True]]
+    assert targets[1, 0].sum() == 0
+    hard = box_mask((0.41, 0.41, 0.42, 0.42), 4, 4)  # smaller than a cell: still one cell
+    assert hard.sum() == 1
+
+
+def test_jsd_bounds_and_absent_frames_are_skipped():
+    p = normalize_maps(torch.rand(2, 3, 5, 5))
+    assert torch.allclose(jsd(p, p), torch.zeros(2, 3), atol=1e-6)
+    a = torch.zeros(5, 5); a[0, 0] = 1
+    b = torch.zeros(5, 5); b[4, 4] = 1
+    assert float(jsd(a, b)) == pytest.approx(math.log(2), rel=1e-5)
+    targets = torch.stack([a, b])[:, None]  # (G=2, F=1, 5, 5)
+    maps = [torch.stack([a, a])[:, None]]
+    present = torch.tensor([[True], [False]])
+    assert float(alignment_loss(maps, targets, present)) == pytest.approx(0.0, abs=1e-6)
+    present = torch.tensor([[True], [True]])
+    assert float(alignment_loss(maps, targets, present)) == pytest.approx(math.log(2) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match="no object is present"):
+        alignment_loss(maps, targets, torch.zeros(2, 1, dtype=torch.bool))
+
+
+def test_token_positions_every_occurrence_and_inflections():
+    tok, _ = load_minilm()
+    prompt = "a dog chases a red car while another dog sleeps"
+    ids = tok(prompt, padding="max_length", max_length=32)["input_ids"]
+    words = tok.convert_ids_to_tokens(ids)
+    dog = token_positions(tok, ids, "dog", prompt)
+    assert [words[i] for i in dog] == ["dog", "dog"] and len(set(dog)) == 2
+    # an inflected form is found through the characters
+    prompt2 = "three dogs run past two hedgehogs"
+    ids2 = tok(prompt2)["input_ids"]
+    pos = token_positions(tok, ids2, "dog", prompt2)
+    assert tok.convert_ids_to_tokens([ids2[i] for i in pos]) == ["dogs"]
+    hh = token_positions(tok, ids2, "hedgehog", prompt2)
+    assert "".join(tok.convert_ids_to_tokens([ids2[i] for i in hh])).replace("#", "").startswith("hedgehog")
+    groups = object_token_groups(tok, prompt, ids, ["dog", "car", "dog"])
+    assert list(groups) == ["dog", "car"]
+    with pytest.raises(TtomError, match="giraffe"):
+        object_token_groups(tok, prompt, ids, ["giraffe"])

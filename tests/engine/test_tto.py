@@ -1,0 +1,185 @@
+import pytest
+import torch
+
+from ttom.engine import adapters
+from ttom.engine.loss import attention_mass_inside
+from ttom.engine.masks import layout_targets
+from ttom.engine.tto import TTOConfig, TTOSession, generate
+from ttom.errors import ConfigError, WeightsNotFoundError
+
+
+def _inputs(backend, layout, step=1):
+    spec = backend.defaults.video
+    latents = backend.prepare_latents(spec, torch.Generator().manual_seed(0))
+    cond = backend.encode_prompt(layout.generation_prompt()).embeds
+    extra = backend.forward_kwargs(spec)
+    backend.scheduler.set_timesteps(10)
+    return spec, latents, backend.scheduler.timesteps[step], cond, extra
+
+
+def _mass_inside(session, backend, layout, spec, latents, t, cond, extra):
+    with torch.no_grad():
+        session.loss(latents, t, cond, extra)
+    g = len(session.token_groups)
+    maps = session.recorder.maps[session.layers[0]][0].T.reshape(g, *session.grid)
+    hard, present = layout_targets(layout, session.grid, kind="box")
+    return attention_mass_inside(maps, (hard > 0).float(), present)
+
+
+def test_loss_halves_within_30_iterations_and_mass_moves_into_boxes(backend, layout):
+    spec, latents, t, cond, extra = _inputs(backend, layout)
+    cfg = TTOConfig(mode="fresh", iterations=30, lr=1e-2, loss_threshold=0.0)
+    session = TTOSession(backend, layout, spec, cfg, None)
+    try:
+        before = _mass_inside(session, backend, layout, spec, latents, t, cond, extra)
+        losses = session.optimise(latents, t, cond, extra)
+        after = _mass_inside(session, backend, layout, spec, latents, t, cond, extra)
+    finally:
+        session.close()
+    assert len(losses) == 30
+    assert losses[-1] <= 0.5 * losses[0], losses
+    assert after > before + 0.05, (before, after)
+
+
+def test_only_phi_gets_gradients_and_base_weights_stay_bit_identical(backend, layout):
+    base = {k: v.clone() for k, v in backend.transformer.state_dict().items()}
+    spec, latents, t, cond, extra = _inputs(backend, layout)
+    session = TTOSession(backend, layout, spec, TTOConfig(mode="fresh", rank=4), None)
+    try:
+        loss = session.loss(latents, t, cond, extra)
+        loss.backward()
+        named = dict(backend.transformer.named_parameters())
+        with_grad = {n for n, p in named.items() if p.grad is not None}
+        assert with_grad and all("lora_" in n for n in with_grad)
+        assert all(not p.requires_grad for n, p in named.items() if "lora_" not in n)
+        session.optimizer.zero_grad()
+    finally:
+        session.close()
+    generate(backend, layout, TTOConfig(steps=2, iterations=3, lr=1e-2), steps=3)
+    after = backend.transformer.state_dict()
+    assert set(after) == set(base)
+    assert all(torch.equal(base[k], after[k]) for k in base)
+
+
+def test_truncated_forward_gives_the_same_loss_and_gradients(backend, layout):
+    spec, latents, t, cond, extra = _inputs(backend, layout)
+    results = []
+    for truncate in (True, False):
+        session = TTOSession(backend, layout, spec, TTOConfig(mode="fresh", rank=4, truncate=truncate, layers=(1,)), None)
+        try:
+            with torch.no_grad():
+                for p in session.params:
+                    p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+            loss = session.loss(latents, t, cond, extra)
+            grads = torch.autograd.grad(loss, session.params, allow_unused=True)
+            results.append((loss.detach(), [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, session.params)]))
+        finally:
+            session.close()
+    (l1, g1), (l2, g2) = results
+    assert torch.allclose(l1, l2, atol=1e-7)
+    assert all(torch.allclose(a, b, atol=1e-7) for a, b in zip(g1, g2))
+
+
+def test_gradient_checkpointing_gives_the_same_loss_trajectory(backends, layout):
+    backend = backends["tiny-wan"]
+    kw = dict(steps=2, iterations=4, lr=1e-2, loss_threshold=0.0, rank=4)
+    plain = generate(backend, layout, TTOConfig(**kw), steps=3)
+    ckpt = generate(backend, layout, TTOConfig(**kw, gradient_checkpointing=True), steps=3)
+    assert [len(x) for x in plain.losses] == [len(x) for x in ckpt.losses] == [4, 4]
+    assert sum(plain.losses, []) == pytest.approx(sum(ckpt.losses, []), abs=1e-6)
+
+
+def test_phi_export_import_is_bit_exact_and_loads_in_plain_diffusers(backend, layout, tmp_path):
+    spec, latents, t, cond, extra = _inputs(backend, layout)
+    tr = backend.transformer
+    spec_a = adapters.AdapterSpec(blocks=(0, 1), rank=4, alpha=4)
+    params = adapters.add_phi(tr, backend.block_prefix, backend.attn_name, spec_a)
+    with torch.no_grad():
+        for p in params:
+            p.add_(0.1 * torch.randn_like(p))
+        out_a = backend.predict(latents, t, cond, extra)
+    sig = backend.signature(spec_a)
+    data = adapters.export_phi(tr, sig)
+    adapters.remove_phi(tr)
+    with torch.no_grad():
+        plain = backend.predict(latents, t, cond, extra)
+    assert not torch.equal(plain, out_a)
+    try:
+        adapters.import_phi(tr, data, sig, backend.block_prefix, backend.attn_name)
+        with torch.no_grad():
+            out_b = backend.predict(latents, t, cond, extra)
+        assert torch.equal(out_a, out_b)
+    finally:
+        adapters.remove_phi(tr)
+    # plain diffusers reads the same file
+    (tmp_path / "pytorch_lora_weights.safetensors").write_bytes(data)
+    tr.load_lora_adapter(str(tmp_path), prefix="transformer", adapter_name="plain", use_safetensors=True)
+    try:
+        with torch.no_grad():
+            out_c = backend.predict(latents, t, cond, extra)
+        assert torch.allclose(out_a, out_c, atol=1e-6)
+    finally:
+        tr.delete_adapters("plain")
+
+
+def test_wrong_signature_and_corrupted_phi_are_refused(backends, layout):
+    cog, wan = backends["tiny-cogvideox"], backends["tiny-wan"]
+    spec_a = adapters.AdapterSpec(blocks=(0,), rank=4, alpha=4)
+    adapters.add_phi(cog.transformer, cog.block_prefix, cog.attn_name, spec_a)
+    data = adapters.export_phi(cog.transformer, cog.signature(spec_a))
+    adapters.remove_phi(cog.transformer)
+    with pytest.raises(adapters.SignatureMismatchError, match="backend: stored 'cogvideox', running 'wan'"):
+        adapters.import_phi(wan.transformer, data, wan.signature(spec_a), wan.block_prefix, wan.attn_name)
+    other_rank = adapters.AdapterSpec(blocks=(0,), rank=8, alpha=4)
+    with pytest.raises(adapters.SignatureMismatchError, match="rank"):
+        adapters.import_phi(cog.transformer, data, cog.signature(other_rank), cog.block_prefix, cog.attn_name)
+    with pytest.raises(adapters.PhiFormatError):
+        adapters.read_phi(data[:40] + b"\x00garbage" + data[48:])
+    with pytest.raises(adapters.PhiFormatError):
+        adapters.read_phi(b"")
+    # the model is untouched by refused loads
+    assert not adapters.has_phi(wan.transformer) and not adapters.has_phi(cog.transformer)
+
+
+def test_modes_fresh_skip_warm_off(backends, layout):
+    backend = backends["tiny-cogvideox"]
+    kw = dict(steps=2, iterations=3, lr=1e-2, loss_threshold=0.0, rank=4)
+    fresh = generate(backend, layout, TTOConfig(mode="fresh", **kw), steps=4, seed=3)
+    assert [len(s) for s in fresh.losses] == [3, 3] and fresh.phi and fresh.signature["backend"] == "cogvideox"
+    skip = generate(backend, layout, TTOConfig(mode="skip", **kw), steps=4, seed=3, phi=fresh.phi)
+    assert skip.losses == [] and skip.phi == fresh.phi
+    warm = generate(backend, layout, TTOConfig(mode="warm", **kw), steps=4, seed=3, phi=fresh.phi)
+    assert len(warm.losses) == 2 and warm.phi != fresh.phi
+    # warm starts where fresh ended: its first loss is below fresh's first loss
+    assert warm.losses[0][0] < fresh.losses[0][0]
+    off = generate(backend, layout, TTOConfig(mode="off"), steps=4, seed=3)
+    assert off.phi is None and off.losses == []
+    assert not (off.frames == fresh.frames).all()
+    with pytest.raises(ConfigError, match="needs φ"):
+        generate(backend, layout, TTOConfig(mode="skip"), steps=2)
+    with pytest.raises(ConfigError, match="mode"):
+        TTOConfig(mode="sometimes")
+
+
+def test_early_stop_at_the_loss_threshold(backends, layout):
+    backend = backends["tiny-wan"]
+    r = generate(backend, layout, TTOConfig(steps=3, iterations=8, lr=1e-2, loss_threshold=10.0, rank=4), steps=3)
+    # every step stops at its first iteration, before any update: the loss is below 10 at once
+    assert [len(s) for s in r.losses] == [1, 1, 1]
+    r2 = generate(backend, layout, TTOConfig(steps=3, iterations=8, lr=1e-2, loss_threshold=0.0, rank=4), steps=3)
+    assert [len(s) for s in r2.losses] == [8, 8, 8]
+
+
+def test_loading_from_a_folder_and_a_clear_error_when_weights_are_missing(tmp_path, layout):
+    from ttom.engine.backends import load_backend
+    from ttom.engine.backends.tiny import save_tiny_pipeline
+
+    save_tiny_pipeline("tiny-wan", tmp_path / "tiny-wan")
+    b = load_backend(str(tmp_path / "tiny-wan"), "cpu")
+    assert b.family == "wan" and b.model_id == "ttom/tiny-wan" and b.max_text_len == 32
+    r = generate(b, layout, TTOConfig(steps=1, iterations=2, rank=4), steps=2)
+    assert r.frames.shape == (9, 64, 64, 3)
+    with pytest.raises(WeightsNotFoundError, match="THUDM/CogVideoX-5b.*--model PATH"):
+        load_backend("cogvideox-5b", "cpu")
+    with pytest.raises(ConfigError, match="unknown model"):
+        load_backend("no-such-model", "cpu")
