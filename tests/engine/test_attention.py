@@ -3,7 +3,6 @@ import copy
 import pytest
 import torch
 
-from ttom.engine import adapters
 from ttom.engine.attention import AttentionRecorder, capture, logsumexp_keys, object_maps
 from ttom.engine.tto import TTOConfig, TTOSession
 

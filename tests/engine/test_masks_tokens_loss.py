@@ -74,3 +74,14 @@ def test_token_positions_every_occurrence_and_inflections():
     assert list(groups) == ["dog", "car"]
     with pytest.raises(TtomError, match="giraffe"):
         object_token_groups(tok, prompt, ids, ["giraffe"])
+
+
+def test_soft_iou_hand_computed():
+    from ttom.engine.probe import soft_iou
+
+    mask = torch.zeros(1, 1, 2, 2)
+    mask[0, 0, 0, 0] = 1
+    same = mask.clone() * 5  # min-max normalisation makes the scale irrelevant
+    assert soft_iou(same, mask, torch.tensor([[True]])) == pytest.approx(1.0)
+    half = torch.tensor([[[[1.0, 0.5], [0.0, 0.0]]]])  # A·M = 1, A + M − A·M = 1 + 0.5
+    assert soft_iou(half, mask, torch.tensor([[True]])) == pytest.approx(1 / 1.5)

@@ -189,9 +189,23 @@ class TTOSession:
         return losses
 
 
+@dataclass
+class Observer:
+    """Record the conditional branch's attention maps of ``blocks`` at denoising ``steps`` (for probing).
+
+    ``on_maps(step, {block: (N_video, G) map})`` is called after each observed step.
+    """
+
+    blocks: tuple[int, ...]
+    steps: tuple[int, ...]
+    on_maps: Callable[[int, dict[int, torch.Tensor]], None]
+    normalization: str | None = None
+
+
 def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, spec: VideoSpec | None = None,
              steps: int | None = None, guidance_scale: float | None = None, seed: int = 0, phi: bytes | None = None,
-             negative_prompt: str = "", progress: ProgressFn | None = None) -> GenerationResult:
+             negative_prompt: str = "", progress: ProgressFn | None = None,
+             observer: Observer | None = None) -> GenerationResult:
     """Generate a video that follows ``layout``; see the module docstring for the loop."""
     # 1. Check inputs
     tto = tto or TTOConfig()
@@ -218,6 +232,17 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
     if tto.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
 
+    watch = None
+    if observer is not None:  # a second set of recording processors, on the observed blocks only
+        groups = object_token_groups(backend.tokenizer, layout.generation_prompt(),
+                                     backend.encode_prompt(layout.generation_prompt()).ids, layout.names,
+                                     max_length=backend.max_text_len)
+        watch = AttentionRecorder([groups[n] for n in layout.names],
+                                  observer.normalization or backend.defaults.normalization)
+        overlap = set(observer.blocks) & set(session.layers if session else [])
+        if overlap:
+            raise ConfigError(f"observed blocks {sorted(overlap)} are also supervised; observe with mode 'off'")
+
     # 4. Timesteps and initial latents
     backend.scheduler.set_timesteps(steps, device=backend.device)
     timesteps = backend.scheduler.timesteps
@@ -226,7 +251,10 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
 
     # 5. Denoising loop, with TTO before each of the first k steps
     losses: list[list[float]] = []
+    stack = ExitStack()
     try:
+        if watch is not None:
+            stack.enter_context(capture({b: backend.attn_module(b) for b in observer.blocks}, backend.processor_cls, watch))
         for i, t in enumerate(timesteps):
             if session is not None and session.optimizer is not None and i < tto.steps:
                 t0 = time.perf_counter()
@@ -241,6 +269,8 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
             t0 = time.perf_counter()
             if session is not None:
                 session.recorder.active = False
+            if watch is not None:
+                watch.active = i in observer.steps
             with torch.no_grad():
                 model_in = torch.cat([latents] * 2) if do_cfg else latents
                 model_in = backend.scheduler.scale_model_input(model_in, t)
@@ -250,6 +280,10 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
                     noise = n_uncond + guidance_scale * (n_cond - n_uncond)
                 latents = backend.scheduler.step(noise, t, latents.float(), return_dict=False)[0].to(backend.dtype)
             timings["denoise"] += time.perf_counter() - t0
+            if watch is not None and watch.active:
+                observer.on_maps(i, {b: m[-1] for b, m in watch.maps.items()})  # [-1]: the conditional half
+                watch.active = False
+                watch.clear()
             emit({"event": "step", "step": i, "steps": steps})
 
         # 6. φ* out, then the model back to its plain state
@@ -258,6 +292,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
             adapters.set_phi_enabled(transformer, True)
             phi_out = adapters.export_phi(transformer, session.signature)
     finally:
+        stack.close()
         if session is not None:
             session.close()
         if tto.gradient_checkpointing:
