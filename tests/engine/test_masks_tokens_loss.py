@@ -43,8 +43,10 @@ def test_targets_sum_same_name_instances_and_handle_absence():
 def test_jsd_bounds_and_absent_frames_are_skipped():
     p = normalize_maps(torch.rand(2, 3, 5, 5))
     assert torch.allclose(jsd(p, p), torch.zeros(2, 3), atol=1e-6)
-    a = torch.zeros(5, 5); a[0, 0] = 1
-    b = torch.zeros(5, 5); b[4, 4] = 1
+    a = torch.zeros(5, 5)
+    a[0, 0] = 1
+    b = torch.zeros(5, 5)
+    b[4, 4] = 1
     assert float(jsd(a, b)) == pytest.approx(math.log(2), rel=1e-5)
     targets = torch.stack([a, b])[:, None]  # (G=2, F=1, 5, 5)
     maps = [torch.stack([a, a])[:, None]]
