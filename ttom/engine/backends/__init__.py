@@ -76,8 +76,11 @@ def _load(model: str, device: str, dtype: torch.dtype) -> Backend:
 
         return tiny_wan(dev, dtype)
     if model == "shapes":
-        from ttom.shapes.model import load_shapes_backend  # the bundled shapes model (issue 7)
-
+        try:
+            from ttom.shapes.model import load_shapes_backend
+        except ImportError:
+            raise ConfigError("the bundled shapes model is not part of this release yet; use --model tiny-cogvideox "
+                              "(runs anywhere, its videos are noise) or a real model (cogvideox-5b, wan2.1-1.3b, ...)") from None
         return load_shapes_backend(dev, dtype)
     if model in MODELS:
         card = MODELS[model]
