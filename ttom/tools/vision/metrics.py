@@ -38,6 +38,7 @@ class ObjectScore(BaseModel):
         None, description="found displacement agrees with the planned one; None if found in < 2 frames")
     instance_id: int | None = Field(None, description="the backend's instance matched to this object")
     bad_frames: list[int] = Field(default_factory=list, description="planned frames with IoU below frame_iou_ok")
+    missing_frames: list[int] = Field(default_factory=list, description="planned frames where it was not found")
     ious: list[float | None] = Field(default_factory=list, description="per frame; None where not planned")
     planned_motion: tuple[float, float] = (0.0, 0.0)
     found_motion: tuple[float, float] | None = None
@@ -249,6 +250,7 @@ def score_video(
         objects.append(ObjectScore(
             id=obj.id, name=obj.name, phrase=obj.phrase, miou=round(miou, 4), present=round(present, 4),
             direction_ok=d_ok, instance_id=tr.instance_id if tr is not None else None, bad_frames=bad,
+            missing_frames=[f for f in planned_frames if f not in found_frames],
             ious=[None if v is None else round(v, 4) for v in ious],
             planned_motion=(round(planned_motion[0], 4), round(planned_motion[1], 4)),
             found_motion=None if found_motion is None else (round(found_motion[0], 4), round(found_motion[1], 4)),
