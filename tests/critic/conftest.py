@@ -1,4 +1,4 @@
-"""Tiny random-weight GroundingDINO and SAM2-video models built from real transformers classes.
+"""Fixtures of the critic tests. Tiny random-weight GroundingDINO and SAM2-video models built from real transformers classes.
 
 Configs follow the research note (critic.md §2.1, pitfall P10): they exercise the real call path
 (shapes, ids, frame coverage), never semantics.
@@ -61,3 +61,13 @@ def tiny_sam2_video():
         memory_encoder_hidden_size=128, mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128,
     )
     return Sam2VideoModel(cfg).eval()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_models():
+    """(GroundingDINO model, its processor, SAM2 video model), tiny and random, built once per run."""
+    gd, proc = tiny_grounding_dino()
+    return gd, proc, tiny_sam2_video()
