@@ -42,6 +42,10 @@ def _register() -> None:
     app.command("generate")(engine_cli.generate)
     app.command("probe")(engine_cli.probe)
 
+    from ttom.tools.vision import cli as vision_cli
+
+    app.command("critic")(vision_cli.critic)
+
     # Other parts register here, one line per command, from their own cli modules.
 
     app.add_typer(bench_app, name="bench")

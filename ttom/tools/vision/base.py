@@ -1,0 +1,150 @@
+"""The detector/tracker interface every critic backend implements.
+
+A backend (a ``VideoGrounder``) gets the video's frames and the layout's object phrases, and finds
+each phrase's instances through the video: per instance a track of boxes per frame (None where the
+instance is not found), a score per frame, and optionally its masks. It never sees the planned
+boxes, so the scores in ``metrics`` judge the video, not the backend's prior.
+
+Only numpy and the standard library are imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ttom.layout import Box, Layout
+
+
+@dataclass(frozen=True)
+class ObjectQuery:
+    """One phrase to look for, and how many layout objects carry it (``expected`` instances)."""
+
+    phrase: str
+    name: str
+    expected: int = 1
+
+
+def queries_from_layout(layout: Layout) -> list[ObjectQuery]:
+    """One query per distinct phrase (case and spacing ignored), in order of first appearance.
+
+    N instances of a class (numeracy) share a phrase, so they are found by one query.
+    """
+    order: list[str] = []
+    by_key: dict[str, ObjectQuery] = {}
+    for obj in layout.objects:
+        key = phrase_key(obj.phrase)
+        q = by_key.get(key)
+        if q is None:
+            order.append(key)
+            by_key[key] = ObjectQuery(phrase=obj.phrase, name=obj.name, expected=1)
+        else:
+            by_key[key] = ObjectQuery(phrase=q.phrase, name=q.name, expected=q.expected + 1)
+    return [by_key[k] for k in order]
+
+
+def phrase_key(phrase: str) -> str:
+    return " ".join(phrase.lower().split())
+
+
+@dataclass
+class Track:
+    """One found instance of a phrase through the video."""
+
+    instance_id: int
+    phrase: str
+    name: str
+    boxes: list[Box | None]  # per frame, normalised [x0, y0, x1, y1]; None = not found in that frame
+    scores: list[float]  # per frame, the backend's confidence; 0.0 where not found
+    masks: np.ndarray | None = None  # (F, H, W) bool when the backend segments
+    centroids: list[tuple[float, float] | None] | None = None  # per frame, normalised; None = box centres
+
+    @property
+    def present(self) -> list[bool]:
+        return [b is not None for b in self.boxes]
+
+    def centroid(self, f: int) -> tuple[float, float] | None:
+        """The instance's centre in frame f: its mask's centroid when known, else its box centre."""
+        if self.centroids is not None and self.centroids[f] is not None:
+            return self.centroids[f]
+        b = self.boxes[f]
+        if b is None:
+            return None
+        return ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+
+
+@dataclass
+class Grounding:
+    """What a backend found in a video; ``provenance`` records how (checkpoints, thresholds, ...)."""
+
+    backend: str
+    num_frames: int
+    height: int
+    width: int
+    tracks: list[Track]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def tracks_for(self, phrase: str) -> list[Track]:
+        key = phrase_key(phrase)
+        return [t for t in self.tracks if phrase_key(t.phrase) == key]
+
+
+@runtime_checkable
+class VideoGrounder(Protocol):
+    """A critic backend: finds the layout's object phrases in a video."""
+
+    name: str
+
+    def ground(self, frames: np.ndarray, queries: Sequence[ObjectQuery]) -> Grounding:
+        """``frames``: uint8 (F, H, W, 3). Returns every instance found for every query."""
+        ...
+
+
+def check_frames(frames: np.ndarray) -> np.ndarray:
+    """The frames as a contiguous uint8 (F, H, W, 3) array, or a clear ValueError."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be shaped (F, H, W, 3), got {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8, got {frames.dtype}")
+    if frames.shape[0] < 1:
+        raise ValueError("the video has no frames")
+    return np.ascontiguousarray(frames)
+
+
+def mask_box(mask: np.ndarray) -> Box | None:
+    """The normalised box of a boolean (H, W) mask (pixel i spans [i/W, (i+1)/W)); None if empty."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    h, w = mask.shape
+    return (float(xs.min()) / w, float(ys.min()) / h, float(xs.max() + 1) / w, float(ys.max() + 1) / h)
+
+
+def mask_centroid(mask: np.ndarray) -> tuple[float, float] | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    h, w = mask.shape
+    return (float(xs.mean() + 0.5) / w, float(ys.mean() + 0.5) / h)
+
+
+def box_iou(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
+    """IoU of two xyxy boxes; 0.0 when either is missing or degenerate."""
+    if a is None or b is None:
+        return 0.0
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def keyframe_indices(num_frames: int, num_keyframes: int) -> list[int]:
+    """Up to ``num_keyframes`` evenly spaced frame indices, first and last included."""
+    if num_keyframes >= num_frames or num_keyframes < 2:
+        return list(range(num_frames)) if num_keyframes >= num_frames else [0]
+    return sorted({int(round(x)) for x in np.linspace(0, num_frames - 1, num_keyframes)})

@@ -1,0 +1,54 @@
+"""``ttom critic``: judge a video against its layout and print the critic report as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def critic(
+    video: Path = typer.Argument(..., help="The video (mp4 or gif)."),  # noqa: B008
+    layout: Path = typer.Option(..., "--layout", "-l", help="The layout JSON the video should follow."),  # noqa: B008
+    backend: str = typer.Option(
+        "auto", "--backend", "-b",
+        help="transformers | sam2 | shapes | auto (shapes for shapes-world layouts, else transformers)."),
+    overlay: Path = typer.Option(None, "--overlay", help="Write planned (solid) vs found (dashed) boxes as PNG."),  # noqa: B008
+    detector: str = typer.Option(None, "--detector", help="GroundingDINO hub id or local folder."),
+    tracker: str = typer.Option(None, "--tracker", help="SAM2 video hub id or local folder (transformers backend)."),
+    sam2_checkpoint: str = typer.Option(None, "--sam2-checkpoint", help="sam2 backend: .safetensors state dict."),
+    sam2_config: str = typer.Option(None, "--sam2-config", help="sam2 backend: config, e.g. configs/sam2.1/sam2.1_hiera_t.yaml."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N (transformers and sam2)."),
+    full: bool = typer.Option(False, "--full", help="Print every score (per-frame IoUs, counts, relations, provenance)."),
+) -> None:
+    """Score VIDEO against its layout and decide: accept, reoptimize or repair."""
+    import json
+
+    from ttom.agents.critic import critique_file
+    from ttom.errors import ConfigError
+    from ttom.layout import Layout
+
+    if backend not in ("auto", "transformers", "sam2", "shapes"):
+        raise ConfigError(f"--backend {backend!r}: choose auto, transformers, sam2 or shapes")
+    lay = Layout.from_file(layout)
+    kwargs: dict = {}
+    if backend in ("transformers", "sam2", "auto"):
+        from ttom.shapes.world import is_shapes_layout
+
+        real = backend != "auto" or not is_shapes_layout(lay)
+        if real:
+            kwargs["device"] = device
+            if detector:
+                kwargs["detector"] = detector
+            if backend in ("transformers", "auto") and tracker:
+                kwargs["tracker"] = tracker
+            if backend == "sam2":
+                if sam2_checkpoint:
+                    kwargs["sam2_checkpoint"] = sam2_checkpoint
+                if sam2_config:
+                    kwargs["sam2_config"] = sam2_config
+    if not video.is_file():
+        raise ConfigError(f"video {video} does not exist")
+    report = critique_file(video, lay, backend, overlay_path=overlay, **kwargs)
+    out = report.model_dump(mode="json") if full else report.summary()
+    typer.echo(json.dumps(out, indent=2))
