@@ -355,7 +355,16 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
             for k in range(start, j + 1):
                 used[k] = True
     mentions.sort(key=lambda m: m.start)
-    return mentions
+    # "the ball" after "a beach ball" is the same ball, not a second one
+    out: list[Mention] = []
+    for m in mentions:
+        det = tokens[m.start]
+        if (det == "the" or det in lx.POSSESSIVES) and any(
+            names_match(p.name, m.name) and p.role == m.role for p in out
+        ):
+            continue
+        out.append(m)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,7 +380,7 @@ _REL_PATTERNS: list[tuple[str, RelationName]] = [
     (r"below", "below"),
     (r"under|underneath|beneath|at the bottom of|at the foot of", "under"),
     (r"next to|beside|besides|alongside|close to|near|by|around|nearby", "next to"),
-    (r"inside|within|in|into", "in"),
+    (r"inside|within|in", "in"),  # not "into": "crumbles into blocks" is a change, not a place
     (r"between", "between"),
 ]
 _REL_RE = re.compile(r"\b(?:" + "|".join(f"(?P<g{k}>{p})" for k, (p, _) in enumerate(_REL_PATTERNS)) + r")\b")
@@ -519,6 +528,8 @@ def _find_positions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[
         nxt = spec.tokens[b] if b < len(spec.tokens) else ""
         if nxt == "of" or (mt.group(0).startswith("to ") and "of the" not in mt.group(0)):
             continue  # a relation ("on the left of a dog") or a motion ("to the left")
+        if mt.group(0).startswith("to ") and (a == 0 or lx.lemma(spec.tokens[a - 1]) not in lx.MOTION_VERBS):
+            continue  # "from the top to the bottom of the screen": a motion, not a waypoint
         subj = spec.subjects.get(clause_of[a])
         if subj is None:
             continue

@@ -28,49 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ttom.agents.geometry import centre as _centre
+from ttom.agents.geometry import relation_holds
 from ttom.agents.parse import names_match
 from ttom.layout import Box, Layout, frame_times
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 MOTION_MIN = 0.05  # T2V-CompBench "Acc.": >= 5 units of a 100x100 frame in the right direction
-
-
-# --- geometry (T2V-CompBench rules) ---------------------------------------------------------
-def _centre(b: Box) -> tuple[float, float]:
-    return ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def relation_2d(a: Box, b: Box) -> str | None:
-    """T2V-CompBench's dominant-axis test on normalised centres: left / right / above / under / None."""
-    (ax, ay), (bx, by) = _centre(a), _centre(b)
-    dx, dy = ax - bx, ay - by
-    if dx < 0 and abs(dx) > abs(dy):
-        return "left"
-    if dx > 0 and abs(dx) > abs(dy):
-        return "right"
-    if dy < 0 and abs(dy) > abs(dx):
-        return "above"
-    if dy > 0 and abs(dy) > abs(dx):
-        return "under"
-    return None
-
-
-def relation_holds(rel: str, a: Box, b: Box) -> bool:
-    """Whether box ``a`` (object_1) stands in ``rel`` to box ``b`` (object_2)."""
-    if rel in ("in front of", "behind"):
-        if iou(a, b) <= 0:
-            return False
-        return a[3] > b[3] if rel == "in front of" else a[3] < b[3]
-    want = {"on": "above", "below": "under"}.get(rel, rel)
-    return relation_2d(a, b) == want
 
 
 def _boxes_of(layout: Layout, name: str, t: float) -> list[Box]:
