@@ -12,7 +12,7 @@ offline planner's own layout; a ``PlannerError`` listing what is still wrong whe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -321,6 +321,7 @@ def repair(
     planner: Literal["auto", "offline", "llm"] = "auto",
     settings: Settings | None = None,
     max_tries: int = 2,
+    llm: Any = None,
 ) -> PlanResult:
     """Repair an invalid layout: the LLM first (bounded tries), then offline; ``PlanResult`` records how.
 
@@ -330,6 +331,7 @@ def repair(
 
     from ttom.agents.errors import LLMError, PlannerError
     from ttom.agents.planner import PROMPT_VERSION, LLMPlanner, PlanResult, llm_configured
+    from ttom.errors import ConfigError
 
     start = time.perf_counter()
     spec = analyze(layout.prompt)
@@ -338,9 +340,14 @@ def repair(
         return PlanResult(layout=layout, planner="none", findings=report.findings, seconds=0.0)
     tries = 0
     notes: list[str] = []
-    use_llm = planner == "llm" or (planner == "auto" and llm_configured(settings))
+    use_llm = planner == "llm" or (planner == "auto" and (llm is not None or llm_configured(settings)))
     if use_llm:
-        llm = LLMPlanner(settings)
+        try:
+            llm = llm or LLMPlanner(settings)
+        except (PlannerError, ConfigError) as e:
+            notes.append(str(e))
+            use_llm = False
+    if use_llm:
         current, current_report = layout, report
         for _ in range(max_tries):
             tries += 1
