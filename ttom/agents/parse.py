@@ -82,6 +82,7 @@ class SceneSpec:
     visibility: dict[int, tuple[float, float]] = field(default_factory=dict)
     verbs: dict[int, tuple[int, str]] = field(default_factory=dict)  # mention -> (token index, verb)
     subjects: dict[int, int] = field(default_factory=dict)  # clause -> mention
+    covered: set[int] = field(default_factory=set)  # tokens read as positions or motions
 
     @property
     def objects(self) -> list[int]:
@@ -582,7 +583,7 @@ def analyze(prompt: str) -> SceneSpec:
             last_subject = subj
     text = " ".join(tokens)
     idx = _tok_index(text)
-    covered: set[int] = set()
+    covered = spec.covered
     _find_positions(spec, text, idx, clause_of, covered)
     _find_motions(spec, text, idx, clause_of, covered)
     _find_relations(spec, text, idx, clause_of, covered)
@@ -596,6 +597,10 @@ def analyze(prompt: str) -> SceneSpec:
             if clause_of[j] != c:
                 break
             w = tokens[j]
+            if j in covered and w not in lx.VERB_AFTER_SUBJECT:
+                continue
+            if j in covered and spec.tokens[j - 1] == "the":
+                continue  # "on the lower left": a position word, not a verb
             if w in ("is", "are", "was", "were", "being", "been") and j + 1 < len(tokens) and tokens[j + 1] in lx.VERB_AFTER_SUBJECT:
                 continue
             if w in lx.VERB_AFTER_SUBJECT and w not in lx.PREPOSITIONS:
