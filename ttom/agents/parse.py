@@ -597,10 +597,8 @@ def analyze(prompt: str) -> SceneSpec:
             if clause_of[j] != c:
                 break
             w = tokens[j]
-            if j in covered and w not in lx.VERB_AFTER_SUBJECT:
-                continue
-            if j in covered and spec.tokens[j - 1] == "the":
-                continue  # "on the lower left": a position word, not a verb
+            if j in covered and w in ("left", "right", "top", "bottom", "upper", "lower", "center", "middle"):
+                continue  # "on the lower left": a position word, not the verb "left"
             if w in ("is", "are", "was", "were", "being", "been") and j + 1 < len(tokens) and tokens[j + 1] in lx.VERB_AFTER_SUBJECT:
                 continue
             if w in lx.VERB_AFTER_SUBJECT and w not in lx.PREPOSITIONS:
