@@ -212,7 +212,7 @@ COMPOUND_NOUNS: set[str] = {
     "trash can", "garbage can", "tool box", "mail box", "bird cage", "dog house", "tree house",
     "space shuttle", "fighter jet", "pickup truck", "fire engine", "steam train", "cable car",
     "hang glider", "jet ski", "speed boat", "fishing boat", "sailing boat", "motor boat",
-    "autumn leaf", "maple leaf", "golden leaf", "ceramic vase", "purple heart", "pink star",
+    "maple leaf",
 }
 # Parts and non-objects: not turned into layout objects even when a determiner introduces them.
 NON_OBJECTS: set[str] = {
