@@ -154,6 +154,8 @@ def _is_boundary(tokens: list[str], j: int, span: list[str], plural: bool | None
         return True
     if (w.endswith("ing") or w.endswith("ed")) and len(w) > 4:
         # "a dog running", "a backpack placed" -- but "a top-down viewed scene" goes on
+        if w in lx.NOUNS and not is_noun(span[-1]) and not is_nounish(nxt):
+            return False  # "a yellow building": the -ing word is the noun itself
         return is_noun(span[-1]) or not is_nounish(nxt)
     prev = span[-1]
     if plural and (lx.is_plural(prev) or prev.endswith("s")) and not lx.is_plural(w) and not w.endswith("s"):
@@ -305,6 +307,10 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
     i = 0
     while i < len(tokens):
         q = _quantifier(tokens, i)
+        if q is None and (i == 0 or tokens[i - 1] in (".", ";", "!", "?")) and tokens[i] not in lx.PRONOUNS \
+                and tokens[i] not in lx.PREPOSITIONS and tokens[i] not in lx.CONJUNCTIONS:
+            # a sentence that starts without a determiner ("Oblong canoe gliding ...", "Clouds drift")
+            q = (0, None, False)
         if q is not None and not (tokens[i] in ("one", "both") and (i + 1 >= len(tokens) or tokens[i + 1] in _PUNCT)):
             n_q, count, explicit = q
             j0 = i + n_q
@@ -314,7 +320,7 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
             if np_ is not None:
                 end, span = np_
                 plural: bool | None = None if count is None else abs(count) > 1
-                if tokens[i] in ("a", "an", "one"):
+                if n_q and tokens[i] in ("a", "an", "one"):
                     plural = False
                 hf, hl = _head(span, plural)
                 prep = tokens[i - 1] if i > 0 else None
@@ -340,6 +346,9 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
         nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
         if nxt and not used[j + 1] and is_noun(nxt) and nxt not in lx.VERB_AFTER_SUBJECT:
             continue  # a modifier of the next noun; that noun takes the phrase
+        if w in lx.COLOURS and nxt and not used[j + 1] and nxt not in _PUNCT and nxt not in lx.PREPOSITIONS \
+                and nxt not in lx.CONJUNCTIONS and nxt not in lx.VERBS:
+            continue  # "orange traffic cones": a colour, not the fruit
         start = j
         while start > 0 and not used[start - 1] and (
             tokens[start - 1] in lx.COLOURS or tokens[start - 1] in lx.SIZE_WORDS or tokens[start - 1] in lx.MATERIALS
