@@ -47,6 +47,10 @@ def _register() -> None:
     app.command("critic")(vision_cli.critic)
 
     # Other parts register here, one line per command, from their own cli modules.
+    from ttom.agents import cli as agents_cli
+
+    app.command("plan")(agents_cli.plan)
+    bench_app.command("planner")(agents_cli.bench_planner)
 
     app.add_typer(bench_app, name="bench")
 
