@@ -42,6 +42,11 @@ def _register() -> None:
     app.command("generate")(engine_cli.generate)
     app.command("probe")(engine_cli.probe)
 
+    from ttom.memory import cli as memory_cli
+
+    app.add_typer(memory_cli.app, name="memory")
+    bench_app.command("memory")(memory_cli.bench_memory)
+
     # Other parts register here, one line per command, from their own cli modules.
 
     app.add_typer(bench_app, name="bench")

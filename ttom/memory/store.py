@@ -249,12 +249,16 @@ class MemoryStore:
         self.engine.dispose()
 
     @contextmanager
-    def session(self, write: bool = False) -> Iterator[Session]:
+    def session(self, write: bool = False, snapshot: bool = False) -> Iterator[Session]:
         """One unit of work in one transaction: committed on success, rolled back on any error.
 
         ``write=True`` takes SQLite's write lock at BEGIN (see the module docstring).
+        ``snapshot=True`` makes every read see one state (REPEATABLE READ on PostgreSQL; a SQLite
+        read transaction is a snapshot already).
         """
         engine = self._write_engine if write else self.engine
+        if snapshot and self.dialect == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
         try:
             with Session(engine, expire_on_commit=False) as s, s.begin():
                 yield s
