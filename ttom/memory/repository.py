@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ttom.memory.errors import SchemaVersionError
@@ -79,6 +79,15 @@ def get_entries(s: Session, entry_ids: Collection[str]) -> dict[str, EntryRow]:
     if not entry_ids:
         return {}
     rows = s.execute(select(EntryRow).where(EntryRow.id.in_(list(entry_ids)))).scalars()
+    return {r.id: r for r in rows}
+
+
+def hit_rows(s: Session, entry_ids: Collection[str]) -> dict[str, Row]:
+    """The columns a recall hit shows, as plain rows (no ORM objects: recall is latency-bound)."""
+    rows = s.execute(
+        select(EntryRow.id, EntryRow.key_text, EntryRow.quality, EntryRow.use_count, EntryRow.signature_hash,
+               EntryRow.created_at, EntryRow.last_used_at).where(EntryRow.id.in_(list(entry_ids)))
+    ).all()
     return {r.id: r for r in rows}
 
 
@@ -218,4 +227,18 @@ def replace_phi(s: Session, row: EntryRow, phi: bytes, sha: str, quality: float 
     row.phi_nbytes = len(phi)
     row.quality = quality
     row.updated_at = now
+    s.flush()
+
+
+def add_entries_bulk(s: Session, entries: Sequence[dict], phis: Sequence[dict], meta: MetaRow) -> None:
+    """Insert many entries in one statement per table (filling benchmarks); the caller holds the meta lock.
+
+    ``entries``: column dicts of ``EntryRow``; ``phis``: ``{"entry_id", "data"}`` dicts.
+    """
+    from sqlalchemy import insert
+
+    s.execute(insert(EntryRow), list(entries))
+    s.execute(insert(PhiRow), list(phis))
+    meta.inserted_total += len(entries)
+    meta.generation += 1
     s.flush()

@@ -445,7 +445,9 @@ class MemoryStore:
             ids, mat = index.groups.get((sig_hash, self.embedder.name, int(q.shape[0])), ([], None))
             if not ids:
                 return []
-            sims = mat @ q  # (n,)
+            # (n, dim) x (dim,) -> (n,). einsum, not `mat @ q`: numpy's BLAS matvec runs on every core
+            # and, on a busy 2-core machine, waits for them (measured 8 ms vs 0.6 ms at 10k entries).
+            sims = np.einsum("ij,j->i", mat, q)
             if k < len(ids):
                 top = np.argpartition(-sims, k - 1)[:k]
                 top = top[np.argsort(-sims[top], kind="stable")]
@@ -454,7 +456,7 @@ class MemoryStore:
             top = [int(i) for i in top if sims[i] >= thr]
             if not top:
                 return []
-            rows = repo.get_entries(s, [ids[i] for i in top])
+            rows = repo.hit_rows(s, [ids[i] for i in top])
         hits = []
         for i in top:
             row = rows.get(ids[i])
