@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-
-PG_URL = os.environ.get("TTOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-
-@functools.cache
-def pg_unreachable() -> str | None:
-    """None when the test PostgreSQL server answers, else the reason (shown in the skip)."""
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as c:
-            c.execute(text("SELECT 1"))
-        engine.dispose()
-        return None
-    except Exception as e:  # any failure to connect means: not reachable from here
-        return f"PostgreSQL at {PG_URL} is unreachable ({type(e).__name__}: {str(e).splitlines()[0]})"
+from memhelpers import PG_URL, pg_unreachable
 
 
 @dataclass(frozen=True)
@@ -62,20 +43,32 @@ def db(request, tmp_path) -> Iterator[DB]:
 
 
 @pytest.fixture
-def make_store(db) -> Iterator[Callable]:
-    """Factory of MemoryStore on the test's database (closed after the test)."""
+def make_store(db, tmp_path) -> Iterator[Callable]:
+    """Factory of MemoryStore on the test's database (closed after the test).
+
+    ``make_store(fresh=True)`` opens a second, separate database of the same kind (export/import).
+    """
     from ttom.memory import MemoryStore
 
-    stores = []
+    stores, extra_schemas = [], []
 
-    def make(**kw):
+    def make(fresh: bool = False, **kw):
         kw.setdefault("capacity", 1000)
         kw.setdefault("threshold", 0.5)
         kw.setdefault("top_k", 5)
-        store = MemoryStore(db.url, schema=db.schema, **kw)
+        url, schema = db.url, db.schema
+        if fresh:
+            if db.kind == "sqlite":
+                url = f"sqlite:///{tmp_path / f'other-{uuid.uuid4().hex[:8]}.sqlite'}"
+            else:
+                schema = f"ttom_test_{uuid.uuid4().hex[:12]}"
+                extra_schemas.append(schema)
+        store = MemoryStore(url, schema=schema, **kw)
         stores.append(store)
         return store
 
     yield make
     for s in stores:
         s.close()
+    for schema in extra_schemas:
+        _drop_schema(schema)

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
+
+PG_URL = os.environ.get("TTOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 SIG = {"backend": "cogvideox", "model_id": "THUDM/CogVideoX-5b", "blocks": [0, 1, 2, 3],
        "modules": ["to_q", "to_k", "to_v", "to_out.0"], "rank": 32, "alpha": 32.0, "format": 1}
 OTHER_SIG = {**SIG, "rank": 16}
 DIM = 384
+
+
+@functools.cache
+def pg_unreachable() -> str | None:
+    """None when the test PostgreSQL server answers, else the reason (shown in the skip)."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as c:
+            c.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as e:  # any failure to connect means: not reachable from here
+        return f"PostgreSQL at {PG_URL} is unreachable ({type(e).__name__}: {str(e).splitlines()[0]})"
 
 
 def unit(seed: int, dim: int = DIM) -> np.ndarray:
