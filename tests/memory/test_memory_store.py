@@ -386,3 +386,43 @@ def test_default_url_comes_from_the_settings(tmp_path, monkeypatch):
     with MemoryStore() as store:
         assert store.capacity == 7 and store.dialect == "sqlite"
         assert (tmp_path / "cache" / "memory.sqlite").exists()
+
+
+def _cached_keys(store: MemoryStore) -> dict:
+    """What the store's key cache holds, per group: {id: embedding bytes}."""
+    with store.session() as s:
+        idx = store._current_index(s)
+    return {k: dict(zip(g.ids, (r.tobytes() for r in g.mat), strict=True)) for k, g in idx.groups.items() if g.ids}
+
+
+@pytest.mark.parametrize("keep", [10_000, 3])
+def test_incremental_key_cache_matches_a_full_reload(make_store, monkeypatch, tmp_path, keep):
+    """Store A keeps its key cache across writes by store B; after every write it must equal a fresh load.
+
+    keep=3 trims the removal log so often that A falls behind it and must reload in full.
+    """
+    from ttom.memory import models
+
+    monkeypatch.setattr(models, "REMOVALS_KEEP", keep)
+    rnd = np.random.default_rng(1)
+    a, b = make_store(capacity=8, threshold=-1.0), make_store(capacity=8, threshold=-1.0)
+    live: list[str] = []
+    for step in range(40):
+        op = rnd.random()
+        if op < 0.55 or not live:
+            res = b.insert(f"k{step}", make_phi(seed=step), SIG if step % 3 else OTHER_SIG,
+                           embedding=unit(step))
+            live = [i for i in live if i not in res.evicted] + [res.entry_id]
+        elif op < 0.75:
+            victim = live.pop(int(rnd.integers(len(live))))
+            assert b.delete(victim)
+        elif op < 0.9:
+            b.record_use(live[int(rnd.integers(len(live)))])  # no new generation
+        else:
+            b.export_archive(tmp_path / "x.zip")  # re-import with replace: same ids, new seqs
+            b.import_archive(tmp_path / "x.zip", replace=True)
+        if step % 2:  # A sometimes misses several generations at once
+            fresh = make_store(capacity=8)
+            assert _cached_keys(a) == _cached_keys(fresh), step
+            fresh.close()
+    assert sorted(i for g in _cached_keys(a).values() for i in g) == sorted(live)

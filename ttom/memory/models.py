@@ -9,6 +9,13 @@ Three tables:
 - ``ttom_memory_entries``: key text, key embedding (float32 bytes), adapter signature, quality,
   use count, times; no φ, so listing and recall never read adapter weights.
 - ``ttom_memory_phi``: the φ* safetensors bytes, one row per entry.
+- ``ttom_memory_removals``: a log of removed entries (their ``seq``), so that a process holding
+  the key matrix in memory can drop what others deleted without reloading all keys. Trimmed to
+  its last ``REMOVALS_KEEP`` rows; a reader that fell further behind reloads everything.
+
+``seq`` columns only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), and rows are
+added under the meta lock, so they become visible in ``seq`` order: a reader can ask for
+"entries after seq N" and miss nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
 META_ID = 1
+REMOVALS_KEEP = 10_000  # removal log rows kept; readers further behind reload all keys
 
 
 class UtcDateTime(TypeDecorator):
@@ -70,6 +78,7 @@ class MetaRow(Base):
     inserted_total: Mapped[int] = mapped_column(BigInteger, default=0)
     deleted_total: Mapped[int] = mapped_column(BigInteger, default=0)
     evicted_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    removals_trimmed_upto: Mapped[int] = mapped_column(BigInteger, default=0)  # log rows <= this are gone
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -93,7 +102,10 @@ class EntryRow(Base):
     phi_sha256: Mapped[str] = mapped_column(String(64))
     phi_nbytes: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_ttom_memory_entries_lfu", "use_count", "last_used_at"),)
+    # AUTOINCREMENT: without it SQLite reuses the largest rowid after a delete, and "entries after
+    # seq N" would miss a new entry that took a deleted one's seq.
+    __table_args__ = (Index("ix_ttom_memory_entries_lfu", "use_count", "last_used_at"),
+                      {"sqlite_autoincrement": True})
 
 
 class PhiRow(Base):
@@ -103,3 +115,12 @@ class PhiRow(Base):
         String(32), ForeignKey("ttom_memory_entries.id", ondelete="CASCADE"), primary_key=True
     )
     data: Mapped[bytes] = mapped_column(LargeBinary)  # a safetensors file
+
+
+class RemovalRow(Base):
+    __tablename__ = "ttom_memory_removals"
+
+    seq: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    entry_seq: Mapped[int] = mapped_column(BigInteger)  # EntryRow.seq of the removed entry
+
+    __table_args__ = ({"sqlite_autoincrement": True},)

@@ -13,11 +13,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from typing import Literal
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ttom.memory import models
 from ttom.memory.errors import SchemaVersionError
-from ttom.memory.models import META_ID, SCHEMA_VERSION, EntryRow, MetaRow, PhiRow
+from ttom.memory.models import META_ID, SCHEMA_VERSION, EntryRow, MetaRow, PhiRow, RemovalRow
 
 Order = Literal["recent", "uses", "quality", "created", "lfu"]
 
@@ -33,7 +34,7 @@ def ensure_meta(s: Session) -> MetaRow:
     meta = s.get(MetaRow, META_ID)
     if meta is None:
         meta = MetaRow(id=META_ID, schema_version=SCHEMA_VERSION, generation=0, inserted_total=0,
-                       deleted_total=0, evicted_total=0, created_at=utcnow())
+                       deleted_total=0, evicted_total=0, removals_trimmed_upto=0, created_at=utcnow())
         s.add(meta)
         s.flush()
     elif meta.schema_version > SCHEMA_VERSION:
@@ -54,18 +55,33 @@ def get_meta(s: Session) -> MetaRow:
     return s.execute(select(MetaRow).where(MetaRow.id == META_ID)).scalar_one()
 
 
-def get_generation(s: Session) -> int:
-    return s.execute(select(MetaRow.generation).where(MetaRow.id == META_ID)).scalar_one()
-
-
 # --- reads ------------------------------------------------------------------------------------------
 
-def index_rows(s: Session) -> Sequence:
-    """(id, signature_hash, embedder, dim, embedding) of every entry, in one query, for the recall matrix."""
+def index_state(s: Session) -> tuple[int, int]:
+    """(generation, removals_trimmed_upto): what a cached key matrix is checked against."""
+    gen, trimmed = s.execute(
+        select(MetaRow.generation, MetaRow.removals_trimmed_upto).where(MetaRow.id == META_ID)
+    ).one()
+    return int(gen), int(trimmed)
+
+
+def index_rows(s: Session, after_seq: int = 0) -> Sequence:
+    """(seq, id, signature_hash, embedder, dim, embedding) of entries with seq > after_seq, in one query."""
     return s.execute(
-        select(EntryRow.id, EntryRow.signature_hash, EntryRow.embedder, EntryRow.dim, EntryRow.embedding)
-        .order_by(EntryRow.seq)
+        select(EntryRow.seq, EntryRow.id, EntryRow.signature_hash, EntryRow.embedder, EntryRow.dim,
+               EntryRow.embedding).where(EntryRow.seq > after_seq).order_by(EntryRow.seq)
     ).all()
+
+
+def removals_after(s: Session, after: int) -> tuple[list[int], int]:
+    """(entry seqs removed, log position) for removal-log rows after position ``after``."""
+    rows = s.execute(select(RemovalRow.seq, RemovalRow.entry_seq).where(RemovalRow.seq > after)
+                     .order_by(RemovalRow.seq)).all()
+    return [int(r.entry_seq) for r in rows], (int(rows[-1].seq) if rows else after)
+
+
+def removal_position(s: Session) -> int:
+    return int(s.execute(select(func.coalesce(func.max(RemovalRow.seq), 0))).scalar_one())
 
 
 def get_entry(s: Session, entry_id: str, for_update: bool = False) -> EntryRow | None:
@@ -183,7 +199,7 @@ def evict_lfu(s: Session, capacity: int, meta: MetaRow, keep: Collection[str] = 
         stmt = stmt.where(EntryRow.id.not_in(list(keep)))
     victims = list(s.execute(stmt).scalars())
     if victims:
-        _delete_ids(s, victims)
+        _delete_ids(s, victims, meta)
         meta.evicted_total += len(victims)
         meta.generation += 1
         s.flush()
@@ -192,7 +208,7 @@ def evict_lfu(s: Session, capacity: int, meta: MetaRow, keep: Collection[str] = 
 
 def delete_entry(s: Session, entry_id: str, meta: MetaRow) -> bool:
     """Delete one entry and its φ; the caller holds the meta lock. False when it did not exist."""
-    n = _delete_ids(s, [entry_id])
+    n = _delete_ids(s, [entry_id], meta)
     if n:
         meta.deleted_total += n
         meta.generation += 1
@@ -200,11 +216,26 @@ def delete_entry(s: Session, entry_id: str, meta: MetaRow) -> bool:
     return bool(n)
 
 
-def _delete_ids(s: Session, ids: list[str]) -> int:
+def _delete_ids(s: Session, ids: list[str], meta: MetaRow) -> int:
+    """Delete entries and their φ, and log their seqs for the readers' key caches."""
+    doomed = list(s.execute(select(EntryRow.seq).where(EntryRow.id.in_(ids))).scalars())
+    if not doomed:
+        return 0
     # φ first, explicitly: SQLite only honours ON DELETE CASCADE with PRAGMA foreign_keys on.
     s.execute(delete(PhiRow).where(PhiRow.entry_id.in_(ids)).execution_options(synchronize_session=False))
-    res = s.execute(delete(EntryRow).where(EntryRow.id.in_(ids)).execution_options(synchronize_session=False))
-    return res.rowcount or 0
+    s.execute(delete(EntryRow).where(EntryRow.seq.in_(doomed)).execution_options(synchronize_session=False))
+    s.execute(insert(RemovalRow), [{"entry_seq": q} for q in doomed])
+    _trim_removals(s, meta)
+    return len(doomed)
+
+
+def _trim_removals(s: Session, meta: MetaRow) -> None:
+    """Keep the removal log short: drop all but the last REMOVALS_KEEP rows once it has twice that."""
+    top = removal_position(s)
+    if top - meta.removals_trimmed_upto > 2 * models.REMOVALS_KEEP:
+        cut = top - models.REMOVALS_KEEP
+        s.execute(delete(RemovalRow).where(RemovalRow.seq <= cut).execution_options(synchronize_session=False))
+        meta.removals_trimmed_upto = cut
 
 
 def increment_use(s: Session, entry_id: str, now: datetime) -> bool:
@@ -235,8 +266,6 @@ def add_entries_bulk(s: Session, entries: Sequence[dict], phis: Sequence[dict], 
 
     ``entries``: column dicts of ``EntryRow``; ``phis``: ``{"entry_id", "data"}`` dicts.
     """
-    from sqlalchemy import insert
-
     s.execute(insert(EntryRow), list(entries))
     s.execute(insert(PhiRow), list(phis))
     meta.inserted_total += len(entries)
