@@ -163,6 +163,7 @@ def run(sizes: list[int], backends: list[str], queries: int = 200, postgres_url:
             console.print(f"[yellow]{notes[-1]}[/yellow]")
             backends = [b for b in backends if b != "postgresql"]
 
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     rows = []
     for backend in backends:
         for n in sizes:
@@ -196,9 +197,9 @@ def run(sizes: list[int], backends: list[str], queries: int = 200, postgres_url:
     else:
         t = Table(title=f"memory recall latency ({queries} recalls per size, top-{TOP_K}, 384-d keys)")
         for h in headers:
-            t.add_column(h, justify="right" if h != "backend" else "left")
+            t.add_column(h, justify="right" if h != "backend" else "left", no_wrap=h == "backend")
         for row in table_rows:
-            t.add_row(*[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row])
+            t.add_row(*[(f"{v:.0f}" if v >= 100 else f"{v:.3g}") if isinstance(v, float) else str(v) for v in row])
         console.print(t)
         console.print(f"MiniLM key embedding: {emb['embed_p50_ms']:.1f} ms per description (p50; p95 "
                       f"{emb['embed_p95_ms']:.1f} ms), first call {emb['load_s']:.2f} s (model load)")
@@ -221,10 +222,14 @@ def run(sizes: list[int], backends: list[str], queries: int = 200, postgres_url:
             f"{queries} timed `MemoryStore.recall(embedding, signature, top_k={TOP_K}, threshold=-1)` calls "
             "(every call fetches its hits; the key matrix is cached per store generation). "
             "\"first recall\" loads the key matrix; \"insert\" is one `MemoryStore.insert` transaction "
-            "(median of 5); \"recall after a write\" is the recall right after an insert, which reloads "
-            "the matrix because the generation moved. PostgreSQL runs on the same machine."
+            "(median of 5); \"recall after a write\" is the recall right after an insert: the cached matrix "
+            "catches up incrementally (new rows appended, removed ones dropped). PostgreSQL 15 runs on the "
+            f"same machine. Load average when the run began: {load}; the machine is shared with other "
+            "jobs, so p95 figures move with them."
             + ("\n\n" + "\n".join(notes) if notes else "")
         )
-        path = write_section("memory", "Parameter memory: recall latency", body, path=doc_path)
+        command = (f"ttom bench memory --sizes {','.join(map(str, sizes))} --backends {','.join(backends)} "
+                   f"--queries {queries}")
+        path = write_section("memory", "Parameter memory: recall latency", body, path=doc_path, command=command)
         console.print(f"recorded in {path}")
     return result
