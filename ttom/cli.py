@@ -46,7 +46,11 @@ def _register() -> None:
 
     app.command("critic")(vision_cli.critic)
 
-    # Other parts register here, one line per command, from their own cli modules.
+    from ttom.memory import cli as memory_cli
+
+    app.add_typer(memory_cli.app, name="memory")
+    bench_app.command("memory")(memory_cli.bench_memory)
+
     from ttom.agents import cli as agents_cli
 
     app.command("plan")(agents_cli.plan)

@@ -31,13 +31,12 @@ def run_cli(app) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as e:  # click's own usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:
+        # click's usage errors; typer may bundle its own copy of click, so match by behaviour
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if type(e).__name__ == "Abort":
             sys.exit(1)
         raise
     if isinstance(rc, int) and rc:

@@ -30,10 +30,10 @@ def _spec(backend, frames: int | None, height: int | None, width: int | None, fp
 
 
 def plan_layout(prompt: str):
-    """The built-in plan for a prompt: the offline planner (the agent uses the full planner graph)."""
-    from ttom.agents.offline_planner import plan_offline
+    """The built-in plan: the planner (LLM when TTOM_LLM_BASE_URL is set, else offline), validated."""
+    from ttom.agents.planner import plan
 
-    return plan_offline(prompt)
+    return plan(prompt).layout
 
 
 def generate(

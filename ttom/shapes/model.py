@@ -1,0 +1,100 @@
+"""The bundled shapes model: a small pixel-space CogVideoX transformer for the shapes world.
+
+A diffusers ``CogVideoXTransformer3DModel`` (so the engine's CogVideoX path, joint attention and
+all, runs on a trained model) that denoises the frames themselves (3 channels, no VAE), conditioned
+on the token states of the packaged MiniLM. Trained with rectified flow (``ttom/shapes/train.py``):
+x_t = (1 − σ)·x0 + σ·ε, the model predicts ε − x0, timestep = 1000·σ; sampled with diffusers'
+``FlowMatchEulerDiscreteScheduler`` (shift 1), whose step is exactly that Euler update.
+
+The weights ship in ``ttom/assets/shapes/`` as a diffusers model folder (config.json +
+safetensors) with ``ttom.json``, the recipe the engine uses (video size, steps, CFG, the probed
+supervised block, φ's rank, TTO schedule).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "shapes"
+MODEL_ID = "ttom/shapes-v1"
+
+# Video 24x24 px, 8 frames, patch 2: 12x12 tokens per frame, 1,152 video tokens. At 32 px the
+# CFG forward on a 2-core CPU took ~1.5 s (2,048 tokens, attention-bound); at 24 px ~0.3 s,
+# which keeps a TTO generation well under a minute.
+VIDEO = {"num_frames": 8, "height": 24, "width": 24, "fps": 4}
+TEXT_LEN = 24
+TRANSFORMER_CONFIG = dict(
+    num_attention_heads=6, attention_head_dim=32, in_channels=3, out_channels=3, time_embed_dim=128,
+    text_embed_dim=384, num_layers=8, sample_width=VIDEO["width"], sample_height=VIDEO["height"],
+    sample_frames=VIDEO["num_frames"], patch_size=2, temporal_compression_ratio=1, max_text_seq_length=TEXT_LEN,
+    use_rotary_positional_embeddings=False,
+)
+# The engine's recipe for this model; `layers` is replaced by the probe's best block after training.
+RECIPE = dict(video=VIDEO, steps=20, guidance_scale=4.0, layers=[3], rank=8, alpha=8.0,
+              modules=["to_q", "to_k", "to_v", "to_out.0"], normalization="joint")
+TTO_DEFAULTS = dict(steps=4, iterations=8, lr=1e-3, loss_threshold=0.05)
+
+
+def build_transformer():
+    from diffusers import CogVideoXTransformer3DModel
+
+    return CogVideoXTransformer3DModel(**TRANSFORMER_CONFIG)
+
+
+def make_scheduler():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+
+
+def caption_states(texts: list[str], batch: int = 256) -> torch.Tensor:
+    """MiniLM token states exactly as the backend encodes a prompt: (N, TEXT_LEN, 384) float32.
+
+    Padded to TEXT_LEN with no attention mask, as CogVideoXPipeline does for T5: the pads are
+    real keys, in training and at generation alike.
+    """
+    from ttom.engine.backends.text import load_minilm
+
+    tokenizer, encoder = load_minilm()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(texts), batch):
+            ids = tokenizer(texts[i:i + batch], padding="max_length", max_length=TEXT_LEN, truncation=True,
+                            add_special_tokens=True, return_tensors="pt").input_ids
+            out.append(encoder(ids)[0].float())
+    return torch.cat(out)
+
+
+def load_recipe(folder: Path = ASSET_DIR) -> dict:
+    path = folder / "ttom.json"
+    return json.loads(path.read_text()) if path.is_file() else dict(RECIPE)
+
+
+def load_shapes_backend(device: torch.device, dtype: torch.dtype, folder: Path | None = None):
+    """The shapes model as an engine backend (weights from the package, or ``folder``)."""
+    from diffusers import CogVideoXTransformer3DModel
+
+    from ttom.engine.backends.base import BackendDefaults, VideoSpec
+    from ttom.engine.backends.cogvideox import CogVideoXBackend
+    from ttom.engine.backends.text import load_minilm
+    from ttom.errors import WeightsNotFoundError
+
+    folder = Path(folder or ASSET_DIR)
+    if not (folder / "config.json").is_file():
+        raise WeightsNotFoundError(
+            f"the shapes model's weights are missing from {folder}; reinstall ttom, or train them with "
+            "`python -m ttom.shapes.train --out DIR` and pass --model with that folder's parent")
+    transformer = CogVideoXTransformer3DModel.from_pretrained(folder, local_files_only=True,
+                                                              use_safetensors=True).to(device=device, dtype=dtype)
+    tokenizer, encoder = load_minilm()
+    recipe = load_recipe(folder)
+    defaults = BackendDefaults(
+        video=VideoSpec(**recipe["video"]), steps=recipe["steps"], guidance_scale=recipe["guidance_scale"],
+        layers=tuple(recipe["layers"]), rank=recipe["rank"], alpha=recipe["alpha"], modules=tuple(recipe["modules"]),
+        normalization=recipe["normalization"], extra={"tto": recipe.get("tto", TTO_DEFAULTS)})
+    return CogVideoXBackend(name="shapes", model_id=recipe.get("model_id", MODEL_ID), transformer=transformer,
+                            text_encoder=encoder.to(device), tokenizer=tokenizer, vae=None, scheduler=make_scheduler(),
+                            defaults=defaults, device=device, dtype=dtype, max_text_len=TEXT_LEN)
