@@ -273,7 +273,8 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
                 watch.active = i in observer.steps
             with torch.no_grad():
                 model_in = torch.cat([latents] * 2) if do_cfg else latents
-                model_in = backend.scheduler.scale_model_input(model_in, t)
+                if hasattr(backend.scheduler, "scale_model_input"):  # flow-matching schedulers have none
+                    model_in = backend.scheduler.scale_model_input(model_in, t)
                 noise = backend.predict(model_in, t, both, extra).float()
                 if do_cfg:
                     n_uncond, n_cond = noise.chunk(2)

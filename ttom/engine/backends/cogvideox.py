@@ -65,7 +65,7 @@ class CogVideoXBackend(Backend):
 
     def prepare_latents(self, spec: VideoSpec, generator: torch.Generator) -> torch.Tensor:
         x = torch.randn(self.latent_shape(spec), generator=generator, dtype=torch.float32)
-        return (x * self.scheduler.init_noise_sigma).to(self.device, self.dtype)
+        return (x * getattr(self.scheduler, "init_noise_sigma", 1.0)).to(self.device, self.dtype)
 
     def forward_kwargs(self, spec: VideoSpec) -> dict:
         cfg = self.transformer.config

@@ -55,7 +55,7 @@ class WanBackend(Backend):
 
     def prepare_latents(self, spec: VideoSpec, generator: torch.Generator) -> torch.Tensor:
         x = torch.randn(self.latent_shape(spec), generator=generator, dtype=torch.float32)
-        return (x * self.scheduler.init_noise_sigma).to(self.device, self.dtype)
+        return (x * getattr(self.scheduler, "init_noise_sigma", 1.0)).to(self.device, self.dtype)
 
     def predict(self, latents, t, embeds, extra):
         timestep = t.expand(latents.shape[0]).to(self.device)
