@@ -56,6 +56,10 @@ def _register() -> None:
     app.command("plan")(agents_cli.plan)
     bench_app.command("planner")(agents_cli.bench_planner)
 
+    from ttom.bench import cli as bench_cli
+
+    bench_app.command("shapes")(bench_cli.bench_shapes)
+
     app.add_typer(bench_app, name="bench")
 
 

@@ -231,7 +231,7 @@ NON_OBJECTS: set[str] = {
     "engine", "blade", "blades", "page", "pages", "petal", "petals", "lace", "laces", "lens",
     "visor", "wool", "step", "each", "it", "itself", "them", "photoshoot", "showroom", "citrus", "rhythm", "grace", "joy", "bamboo", "gear", "gears", "skid", "skids", "hand", "hands",
     "eye", "eyes", "face", "head", "arm", "arms", "rocket-ship", "cushion", "glint", "spin",
-    "jump", "dive", "climb", "turn", "loop", "circle", "sky-line", "skyline", "horizon", "backdrop",
+    "jump", "dive", "climb", "turn", "loop", "sky-line", "skyline", "horizon", "backdrop",
     "duvet", "heights", "flight", "upper", "lower", "realistic", "lively", "top-down",
 }
 # Places that become the layout's background, not objects.
@@ -239,7 +239,7 @@ PLACES: set[str] = {
     "sky", "space", "ocean", "sea", "lake", "pond", "river", "stream", "creek", "waterfall", "beach",
     "shore", "coast", "island", "desert", "forest", "woods", "jungle", "rainforest", "meadow", "field",
     "farm", "pasture", "garden", "park", "yard", "backyard", "playground", "street", "road", "highway",
-    "avenue", "alley", "lane", "intersection", "crosswalk", "sidewalk", "pavement", "square", "plaza",
+    "avenue", "alley", "lane", "intersection", "crosswalk", "sidewalk", "pavement", "plaza",
     "city", "town", "village", "downtown", "market", "harbor", "harbour", "port", "dock", "pier",
     "marina", "airport", "runway", "helipad", "station", "platform", "mountain", "mountains", "hill",
     "hillside", "valley", "canyon", "cliff", "cave", "volcano", "glacier", "snow", "ice", "tundra",
@@ -317,6 +317,8 @@ written drew drawn got gotten gave given saw seen found kept put set shot flung 
 VERBS: set[str] = set(_IRREGULAR_VERB_FORMS)
 for _b in _VERB_TEXT:
     VERBS |= _verb_forms(_b)
+# "circle" is a shape noun far more often than a verb ("three circles", not "the hawk circles").
+VERBS -= _verb_forms("circle") - {"circling", "circled"}
 # Words that look like verb forms but are nouns here.
 VERBS -= {"bat", "drum", "pitch", "land", "set", "park", "fly", "train", "watch", "bowl", "saw",
           "trail", "track", "steam", "wave", "fire", "lay", "swing", "slide", "kite", "head", "rock",

@@ -1,21 +1,30 @@
 """Layer probing: which blocks' attention agrees with object locations.
 
 TTOM optimises attention in the layers where it already follows the objects (the paper probes
-layers by the mIoU between attention maps and object masks). For each layout, the plain model
-generates its video while the conditional branch's video→object maps of every block are read at
-chosen denoising steps; each map is min-max normalised per frame and compared with the layout's
-box mask by soft IoU = Σ(A·M) / Σ(A + M − A·M), averaged over objects and present frames.
+layers by the mIoU between attention maps and object masks found in the generated videos). For
+each layout, the plain model generates its video while the conditional branch's video→object maps
+of every block are read at chosen denoising steps; each map is min-max normalised per frame and
+compared by soft IoU = Σ(A·M) / Σ(A + M − A·M), averaged over objects and present frames, with
+box masks of either
+
+- where the objects are in the generated video (``locate``: a detector such as the critic's;
+  the paper's protocol), or
+- the planned layout's boxes (no ``locate``; the plain model does not follow them, so this
+  mostly measures how well a layer already agrees with the plan).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 import torch
 
 from ttom.engine.backends.base import Backend, VideoSpec
-from ttom.engine.masks import layout_targets
+from ttom.engine.masks import box_mask, layout_targets
 from ttom.engine.tto import Observer, TTOConfig, generate
 from ttom.layout import Layout
 
@@ -39,10 +48,28 @@ class ProbeRow:
     samples: int
 
 
+# locate(frames, layout) -> {object name: per video frame, the list of boxes found for that name}
+Locator = Callable[[np.ndarray, Layout], dict[str, list[list]]]
+
+
+def found_masks(found: dict[str, list[list]], names: list[str], grid: tuple[int, int, int],
+                num_frames: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Box masks (G, F, H, W) and presence (G, F) on the token grid from boxes found in the video."""
+    f, h, w = grid
+    masks = torch.zeros(len(names), f, h, w, device=device)
+    for g, name in enumerate(names):
+        per_frame = found.get(name, [])
+        for j in range(f):
+            src = round(j * (num_frames - 1) / max(f - 1, 1))  # the video frame this token frame shows
+            for box in per_frame[src] if src < len(per_frame) else []:
+                masks[g, j] = torch.maximum(masks[g, j], box_mask(box, h, w, device=device))
+    return masks, masks.flatten(2).amax(-1) > 0
+
+
 def probe_layers(backend: Backend, layouts: list[Layout], blocks: list[int] | None = None,
                  at_steps: tuple[int, ...] | None = None, steps: int | None = None, spec: VideoSpec | None = None,
-                 seed: int = 0, progress=None) -> list[ProbeRow]:
-    """Per-block soft IoU between attention maps and layout boxes, best first."""
+                 seed: int = 0, progress=None, locate: Locator | None = None) -> list[ProbeRow]:
+    """Per-block soft IoU between attention maps and object boxes (found, or planned), best first."""
     blocks = blocks if blocks is not None else list(range(backend.num_blocks))
     steps = steps or backend.defaults.steps
     at_steps = at_steps or tuple(sorted({0, steps // 4, steps // 2}))
@@ -50,20 +77,48 @@ def probe_layers(backend: Backend, layouts: list[Layout], blocks: list[int] | No
     grid = backend.token_grid(spec)
     scores: dict[int, list[float]] = defaultdict(list)
     for n, layout in enumerate(layouts):
-        masks, present = layout_targets(layout, grid, kind="box", device=backend.device)
-        masks = (masks > 0).float()
         g = len(layout.names)
-
-        def on_maps(_step, maps, masks=masks, present=present, g=g):
-            for b, m in maps.items():
-                scores[b].append(soft_iou(m.T.reshape(g, *grid), masks, present))
-
-        generate(backend, layout, TTOConfig(mode="off"), spec=spec, steps=steps, seed=seed + n,
-                 observer=Observer(tuple(blocks), at_steps, on_maps))
+        recorded: list[dict[int, torch.Tensor]] = []
+        result = generate(backend, layout, TTOConfig(mode="off"), spec=spec, steps=steps, seed=seed + n,
+                          observer=Observer(tuple(blocks), at_steps, lambda _s, maps: recorded.append(maps)))
+        if locate is None:
+            masks, present = layout_targets(layout, grid, kind="box", device=backend.device)
+            masks = (masks > 0).float()
+        else:
+            masks, present = found_masks(locate(result.frames, layout), layout.names, grid, len(result.frames),
+                                         device=backend.device)
+        if present.any():
+            for maps in recorded:
+                for b, m in maps.items():
+                    scores[b].append(soft_iou(m.T.reshape(g, *grid), masks, present))
         if progress:
             progress(n + 1, len(layouts))
     rows = []
     for b in blocks:
         v = torch.tensor(scores[b])
-        rows.append(ProbeRow(b, float(v.mean()), float(v.std()) if len(v) > 1 else 0.0, len(v)))
+        if len(v):
+            rows.append(ProbeRow(b, float(v.mean()), float(v.std()) if len(v) > 1 else 0.0, len(v)))
     return sorted(rows, key=lambda r: -r.soft_iou)
+
+
+def grounder_locator(backend: str = "auto") -> Locator:
+    """A locator from the critic's detectors (analytic for the shapes world, else GroundingDINO + SAM2)."""
+
+    def locate(frames: np.ndarray, layout: Layout) -> dict[str, list[list]]:
+        from ttom.shapes.world import is_shapes_layout
+        from ttom.tools.vision import get_grounder
+        from ttom.tools.vision.base import queries_from_layout
+
+        name = backend if backend != "auto" else ("shapes" if is_shapes_layout(layout) else "transformers")
+        queries = queries_from_layout(layout)
+        grounding = get_grounder(name).ground(frames, queries)
+        out: dict[str, list[list]] = {}
+        for q in queries:
+            per_frame = out.setdefault(q.name, [[] for _ in range(len(frames))])
+            for track in grounding.tracks_for(q.phrase):
+                for f, box in enumerate(track.boxes):
+                    if box is not None:
+                        per_frame[f].append(box)
+        return out
+
+    return locate

@@ -68,6 +68,16 @@ class TTOConfig:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
 
 
+def recipe_config(backend: Backend, **overrides) -> TTOConfig:
+    """TTOConfig from the backend's own TTO recipe (``defaults.extra['tto']``), then ``overrides``.
+
+    Values left None in ``overrides`` keep the recipe's (or the official Wan recipe's) defaults.
+    """
+    fields = dict(backend.defaults.extra.get("tto", {}))
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    return TTOConfig(**fields)
+
+
 @dataclass
 class GenerationResult:
     frames: np.ndarray  # (F, H, W, 3) uint8

@@ -91,6 +91,11 @@ def load_shapes_backend(device: torch.device, dtype: torch.dtype, folder: Path |
                                                               use_safetensors=True).to(device=device, dtype=dtype)
     tokenizer, encoder = load_minilm()
     recipe = load_recipe(folder)
+    allowed = {"video", "steps", "guidance_scale", "layers", "rank", "alpha", "modules", "normalization", "tto",
+               "model_id", "probe"}
+    unknown = set(recipe) - allowed
+    if unknown:
+        raise WeightsNotFoundError(f"{folder / 'ttom.json'} has unknown keys {sorted(unknown)}")
     defaults = BackendDefaults(
         video=VideoSpec(**recipe["video"]), steps=recipe["steps"], guidance_scale=recipe["guidance_scale"],
         layers=tuple(recipe["layers"]), rank=recipe["rank"], alpha=recipe["alpha"], modules=tuple(recipe["modules"]),

@@ -1,0 +1,214 @@
+"""``ttom bench shapes``: does TTOM work end to end on the bundled shapes model?
+
+A fixed set of prompts per category (the shapes world's caption grammar, a fixed seed), each
+planned by the offline planner and generated three ways:
+
+- ``plain``: the model alone (TTO off);
+- ``tto``: fresh φ optimised for the prompt's layout;
+- memory streams: the prompts in order through an empty parameter memory keyed by the scene
+  abstraction; a miss optimises fresh φ and inserts it, a hit either loads φ* and skips
+  optimisation (``skip``) or continues from it (``warm``).
+
+Each video is judged by the critic's analytic shapes detector. Success is the category's own
+constraint: spatial → the relation holds (T2V-CompBench's rule); motion → every object moves
+the planned way; numeracy → every phrase is found as often as the prompt counts it; binding →
+every colour-shape pair is found as often as the prompt says; several objects (two objects
+moving apart) → counts right and every direction right. mIoU is the critic's layout mIoU.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CATEGORIES = {  # bench category → shapes-world caption category
+    "spatial": "relation",
+    "motion": "motion",
+    "numeracy": "count",
+    "binding": "binding",
+    "several": "motion2",
+}
+
+
+@dataclass
+class Sample:
+    category: str
+    prompt: str
+    condition: str
+    success: bool
+    miou: float
+    seconds: float
+    tto_iterations: int = 0
+    memory: str = ""  # hit / miss (streams)
+    similarity: float | None = None
+
+
+@dataclass
+class ShapesBench:
+    samples: list[Sample] = field(default_factory=list)
+
+    def rate(self, cond: str, cat: str | None = None) -> tuple[float, float, float, int]:
+        xs = [s for s in self.samples if s.condition == cond and (cat is None or s.category == cat)]
+        if not xs:
+            return float("nan"), float("nan"), float("nan"), 0
+        return (float(np.mean([s.success for s in xs])), float(np.mean([s.miou for s in xs])),
+                float(np.mean([s.seconds for s in xs])), len(xs))
+
+
+def prompts(per_category: int, seed: int = 0) -> list[tuple[str, str]]:
+    """(category, caption) pairs: ``per_category`` distinct captions per category, fixed by ``seed``."""
+    from ttom.shapes import world
+
+    out = []
+    for i, (cat, wcat) in enumerate(CATEGORIES.items()):
+        caps = world.all_captions([wcat])
+        rng = np.random.default_rng(seed * 1000 + i)
+        for j in rng.choice(len(caps), size=min(per_category, len(caps)), replace=False):
+            out.append((cat, caps[int(j)]))
+    return out
+
+
+def success(category: str, report: dict) -> bool:
+    dirs = [o.get("direction_ok") for o in report["objects"]]
+    if category == "spatial":
+        return bool(report["relations_ok"])
+    if category == "motion":
+        return all(d is True for d in dirs)
+    if category in ("numeracy", "binding"):
+        return bool(report["counts_ok"])
+    return bool(report["counts_ok"]) and all(d is True for d in dirs)
+
+
+def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip", "warm"), tto_overrides=None,
+        device: str = "cpu", progress=print) -> ShapesBench:
+    from ttom.agents.abstraction import abstract
+    from ttom.agents.critic import critique
+    from ttom.agents.planner import plan
+    from ttom.engine.backends import load_backend
+    from ttom.engine.tto import generate, recipe_config
+    from ttom.memory import MemoryStore
+
+    backend = load_backend("shapes", device)
+    overrides = tto_overrides or {}
+    bench = ShapesBench()
+    items = [(cat, cap, plan(cap, planner="offline").layout) for cat, cap in prompts(per_category, seed)]
+
+    def judge(cat, cap, layout, cond, result, seconds, **extra):
+        rep = critique(result.frames, layout, backend="shapes").summary()
+        s = Sample(cat, cap, cond, success(cat, rep), float(rep["miou"]), seconds,
+                   sum(len(x) for x in result.losses), **extra)
+        bench.samples.append(s)
+        progress(f"{cond:5s} {cat:9s} {'ok ' if s.success else 'bad'} miou {s.miou:.2f} {seconds:5.1f}s "
+                 f"{extra.get('memory', '')} | {cap}")
+
+    for k, (cat, cap, layout) in enumerate(items):
+        for cond in ("plain", "tto"):
+            if cond in conditions:
+                t0 = time.perf_counter()
+                r = generate(backend, layout, recipe_config(backend, mode="off" if cond == "plain" else "fresh",
+                                                            **overrides), seed=seed + k)
+                judge(cat, cap, layout, cond, r, time.perf_counter() - t0)
+
+    for cond in ("skip", "warm"):
+        if cond not in conditions:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            store = MemoryStore(f"sqlite:///{Path(tmp) / 'memory.sqlite'}")
+            for k, (cat, cap, layout) in enumerate(items):
+                t0 = time.perf_counter()
+                key = abstract(layout, cap).key
+                cfg = recipe_config(backend, mode="fresh", **overrides)
+                spec_sig = _signature(backend, cfg)
+                hits = store.recall(key, spec_sig)
+                phi = None
+                if hits:
+                    phi = store.load_phi(hits[0].entry_id)
+                    store.record_use(hits[0].entry_id)
+                    cfg = recipe_config(backend, mode=cond, **overrides)
+                r = generate(backend, layout, cfg, seed=seed + k, phi=phi)
+                seconds = time.perf_counter() - t0
+                if cfg.mode != "skip":  # skip leaves φ* as it was: nothing new to write
+                    store.memorize(key, r.phi, r.signature, hit=hits[0] if hits else None)
+                judge(cat, cap, layout, cond, r, seconds, memory="hit" if hits else "miss",
+                      similarity=hits[0].similarity if hits else None)
+    return bench
+
+
+def _signature(backend, cfg):
+    from ttom.engine.adapters import AdapterSpec
+
+    d = backend.defaults
+    layers = cfg.layers or d.layers
+    spec = AdapterSpec(blocks=tuple(cfg.adapter_blocks or range(max(layers) + 1)),
+                       modules=tuple(cfg.modules or d.modules), rank=cfg.rank or d.rank, alpha=cfg.alpha or d.alpha)
+    return backend.signature(spec).to_dict()
+
+
+def plots(bench: ShapesBench, folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    conds = [c for c in ("plain", "tto", "skip", "warm") if any(s.condition == c for s in bench.samples)]
+    cats = list(CATEGORIES)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / len(conds)
+    for i, c in enumerate(conds):
+        ax.bar(np.arange(len(cats)) + i * width, [bench.rate(c, k)[0] for k in cats], width, label=c)
+    ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2, cats)
+    ax.set_ylabel("success rate")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title("shapes model: success per category")
+    fig.tight_layout()
+    p1 = folder / "shapes_success.png"
+    fig.savefig(p1, dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    for c in ("skip", "warm"):
+        xs = [s for s in bench.samples if s.condition == c]
+        if not xs:
+            continue
+        n = np.arange(1, len(xs) + 1)
+        ax[0].plot(n, np.cumsum([s.seconds for s in xs]) / n, label=c)
+        ax[1].plot(n, np.cumsum([s.memory == "hit" for s in xs]) / n, label=c)
+    for c in ("plain", "tto"):
+        if any(s.condition == c for s in bench.samples):
+            ax[0].axhline(bench.rate(c)[2], ls="--", lw=1, color="gray" if c == "plain" else "black", label=c)
+    ax[0].set_xlabel("requests so far")
+    ax[0].set_ylabel("mean seconds per video")
+    ax[1].set_xlabel("requests so far")
+    ax[1].set_ylabel("memory hit rate")
+    ax[0].legend()
+    fig.suptitle("memory stream: cost falls as the memory fills")
+    fig.tight_layout()
+    p2 = folder / "shapes_memory_stream.png"
+    fig.savefig(p2, dpi=110)
+    plt.close(fig)
+    return [p1, p2]
+
+
+def table(bench: ShapesBench) -> tuple[list[str], list[list]]:
+    conds = [c for c in ("plain", "tto", "skip", "warm") if any(s.condition == c for s in bench.samples)]
+    headers = ["category", "n"] + [f"{c} success" for c in conds] + [f"{c} mIoU" for c in conds] + [f"{c} s/video" for c in conds]
+    rows = []
+    for cat in [*CATEGORIES, None]:
+        r = [cat or "**all**", bench.rate(conds[0], cat)[3]]
+        r += [f"{bench.rate(c, cat)[0]:.0%}" for c in conds]
+        r += [round(bench.rate(c, cat)[1], 3) for c in conds]
+        r += [round(bench.rate(c, cat)[2], 1) for c in conds]
+        rows.append(r)
+    return headers, rows
+
+
+def save(bench: ShapesBench, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(s) for s in bench.samples], indent=1))
