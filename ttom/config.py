@@ -41,9 +41,8 @@ class Settings(BaseSettings):
     memory_top_k: int = 1
 
     # --- generation -------------------------------------------------------------------------
-    # The bundled shapes model (issue 7) will become the default; until it ships, the tiny
-    # random-weight CogVideoX runs the whole pipeline anywhere (its videos are noise).
-    model: str = Field(default="tiny-cogvideox", description="backend name or local path of a model folder")
+    # The bundled shapes model runs on any CPU; real models need their weights in the local cache.
+    model: str = Field(default="shapes", description="backend name or local path of a model folder")
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
 
     # --- agent ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def plan_layout(prompt: str):
 
 def generate(
     prompt: str = typer.Argument(..., help="What the video should show."),
-    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Default: TTOM_MODEL or shapes."),
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Default: TTOM_MODEL, else shapes."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
     layout_file: Path = typer.Option(None, "--layout", help="Layout JSON to follow instead of planning one."),
     no_tto: bool = typer.Option(False, "--no-tto", help="Plain model: no test-time optimisation."),
@@ -48,10 +48,10 @@ def generate(
     frames: int = typer.Option(None, "--frames", help="Number of frames."),
     height: int = typer.Option(None, "--height"),
     width: int = typer.Option(None, "--width"),
-    tto_steps: int = typer.Option(5, "--tto-steps", help="TTO before each of the first K denoising steps."),
-    tto_iters: int = typer.Option(8, "--tto-iters", help="At most N optimisation iterations per step."),
+    tto_steps: int = typer.Option(None, "--tto-steps", help="TTO before each of the first K denoising steps (default: the model's recipe, else 5)."),
+    tto_iters: int = typer.Option(None, "--tto-iters", help="At most N optimisation iterations per step (default 8)."),
     lr: float = typer.Option(None, "--lr", help="AdamW learning rate for φ (default 1e-3, the official recipe)."),
-    threshold: float = typer.Option(0.03, "--loss-threshold", help="Early stop when the loss is below this."),
+    threshold: float = typer.Option(None, "--loss-threshold", help="Early stop when the loss is below this (default 0.03)."),
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. '3' or '14,15' (default: the model's)."),
     rank: int = typer.Option(None, "--rank", help="LoRA rank of φ."),
     phi_file: Path = typer.Option(None, "--phi", help="Load φ from this safetensors file (with --tto-mode skip|warm)."),
@@ -84,14 +84,14 @@ def generate(
 
     from ttom.engine.backends import load_backend
     from ttom.engine.outputs import write_outputs
-    from ttom.engine.tto import TTOConfig
     from ttom.engine.tto import generate as run
+    from ttom.engine.tto import recipe_config
 
     with console.status(f"loading {model} …"):
         backend = load_backend(model, device=device, dtype=dtype)
     spec = _spec(backend, frames, height, width, None)
-    cfg = TTOConfig(mode=mode, steps=tto_steps, iterations=tto_iters, lr=lr or 1e-3, loss_threshold=threshold,
-                    layers=_parse_ints(layers, "--layers"), rank=rank, gradient_checkpointing=checkpointing)
+    cfg = recipe_config(backend, mode=mode, steps=tto_steps, iterations=tto_iters, lr=lr, loss_threshold=threshold,
+                        layers=_parse_ints(layers, "--layers"), rank=rank, gradient_checkpointing=checkpointing)
     n_steps = steps or backend.defaults.steps
     result = _run_with_progress(console, run, backend, layout, cfg, spec, n_steps, guidance, seed, phi)
     report = write_outputs(out, result, layout, model)

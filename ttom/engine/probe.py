@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
 import torch
 
 from ttom.engine.backends.base import Backend, VideoSpec
@@ -80,7 +79,7 @@ def probe_layers(backend: Backend, layouts: list[Layout], blocks: list[int] | No
         g = len(layout.names)
         recorded: list[dict[int, torch.Tensor]] = []
         result = generate(backend, layout, TTOConfig(mode="off"), spec=spec, steps=steps, seed=seed + n,
-                          observer=Observer(tuple(blocks), at_steps, lambda _s, maps: recorded.append(maps)))
+                          observer=Observer(tuple(blocks), at_steps, lambda _s, maps, rec=recorded: rec.append(maps)))
         if locate is None:
             masks, present = layout_targets(layout, grid, kind="box", device=backend.device)
             masks = (masks > 0).float()
