@@ -158,5 +158,5 @@ def edit_request(text: str, layout: Layout | None) -> Edit | None:
             names = targets()
             dx, dy = _MOVES[w]
             return Edit(f"{', '.join(sorted(names))} moved {w} by {SHIFT}",
-                        layout=_map_boxes(layout, names, lambda b: _shift(b, dx, dy)))
+                        layout=_map_boxes(layout, names, lambda b, dx=dx, dy=dy: _shift(b, dx, dy)))
     return None

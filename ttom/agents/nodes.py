@@ -254,8 +254,12 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
     start = time.perf_counter()
     signature = adapter_signature(_backend(opts, settings), opts)
     recall: dict[str, Any] = {"hit": False}
-    if not opts.memory or not opts.tto:
-        recall["skipped"] = "memory off" if not opts.memory else "no TTO"
+    if opts.phi:
+        if not Path(opts.phi).is_file():
+            raise ConfigError(f"φ file {opts.phi} does not exist")
+        recall.update(skipped="φ given as a file", phi_path=str(opts.phi), mode=opts.tto_mode or "warm")
+    elif not opts.memory or not opts.tto or opts.tto_mode in ("fresh", "off"):
+        recall["skipped"] = "memory off" if not opts.memory else f"tto mode {opts.tto_mode or 'off'}"
     else:
         store = _store(settings)
         hits = store.recall(state["key"], signature)
@@ -266,7 +270,7 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
             path.write_bytes(store.load_phi(h.entry_id))
             store.record_use(h.entry_id)
             recall = {"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
-                      "phi_path": str(path), "mode": opts.memory_mode, "key_text": h.key_text}
+                      "phi_path": str(path), "mode": opts.tto_mode or opts.memory_mode, "key_text": h.key_text}
     _emit("memory", **{k: v for k, v in recall.items() if k != "phi_path"}, key=state["key"])
     return {"recall": recall, "signature": signature, "timings": _add_timing(state, memory=time.perf_counter() - start)}
 
@@ -286,18 +290,20 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     k = int(state.get("round", 0)) + 1
     out = Path(state["run_dir"]) / "rounds" / str(k)
     nxt, recall = state.get("next_tto") or {}, state.get("recall") or {}
-    if not opts.tto:
+    if not opts.tto or opts.tto_mode == "off":
         mode, phi_path = "off", None
     elif nxt:
         mode, phi_path = nxt["mode"], nxt.get("phi_path")
-    elif recall.get("hit"):
+    elif recall.get("phi_path"):  # a memory hit, or a φ file
         mode, phi_path = recall["mode"], recall["phi_path"]
+    elif opts.tto_mode in ("warm", "skip"):
+        raise ConfigError(f"tto mode {opts.tto_mode!r} needs φ to start from: pass a φ file, or let memory find one")
     else:
         mode, phi_path = "fresh", None
     phi = Path(phi_path).read_bytes() if phi_path else None
     cfg = TTOConfig(mode=mode, steps=opts.tto_steps, iterations=opts.tto_iters, lr=opts.lr,
                     loss_threshold=opts.loss_threshold, layers=tuple(opts.layers) if opts.layers else None,
-                    rank=opts.rank)
+                    rank=opts.rank, gradient_checkpointing=opts.gradient_checkpointing)
     d = backend.defaults.video
     spec = VideoSpec(num_frames=opts.frames or d.num_frames, height=opts.height or d.height,
                      width=opts.width or d.width, fps=d.fps)
@@ -421,7 +427,8 @@ def route_after_approve(state: AgentState) -> Literal["abstract_scene", "__end__
 
 def route_after_critique(state: AgentState) -> Literal["reoptimize", "repair_layout", "memorize_result"]:
     opts, decision, k = _options(state), state.get("decision"), state.get("round", 0)
-    if decision == "reoptimize" and k < opts.max_rounds and opts.tto and opts.tto_steps and opts.tto_iters:
+    can_optimise = opts.tto and opts.tto_mode != "off" and opts.tto_steps and opts.tto_iters
+    if decision == "reoptimize" and k < opts.max_rounds and can_optimise:
         return "reoptimize"
     if decision == "repair" and k < opts.max_rounds and state.get("repairs", 0) < opts.max_repairs:
         return "repair_layout"

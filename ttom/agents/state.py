@@ -40,6 +40,10 @@ class RunOptions(BaseModel):
     loss_threshold: float = 0.03
     layers: list[int] | None = None
     rank: int | None = Field(None, ge=1)
+    gradient_checkpointing: bool = False
+    phi: str | None = Field(None, description="start from φ in this safetensors file (instead of memory)")
+    tto_mode: Literal["fresh", "warm", "skip", "off"] | None = Field(
+        None, description="force the first round's mode (default: fresh, warm/skip from --phi or memory, off with tto=False)")
     planner: Literal["auto", "offline", "llm"] = "auto"
     memory: bool = Field(True, description="recall φ from the parameter memory and memorize the accepted φ*")
     memory_mode: Literal["skip", "warm"] = Field("skip", description="on a memory hit: load φ (skip) or continue it")
