@@ -22,6 +22,7 @@ from typing import Any, Literal
 from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from pydantic import ValidationError
 
 from ttom.agents.errors import PlannerError
 from ttom.agents.state import AgentContext, AgentState, RunOptions
@@ -109,8 +110,9 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         raise PlannerError("the prompt is empty; give a sentence describing the scene (or an edit of the last one)")
     try:
         opts = _options(state)
-    except Exception as e:  # pydantic's message names the bad option
-        raise ConfigError(f"bad options: {e}") from None
+    except ValidationError as e:
+        bad = "; ".join(f"{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())
+        raise ConfigError(f"bad options: {bad}") from None
     check_model(opts.model or settings.model)
     start = time.perf_counter()
     info: dict[str, Any] = {"request": text}
