@@ -25,6 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+try:  # module level: the tools' annotations (Context) are evaluated in this module's namespace
+    from mcp.server.mcpserver import Context, MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+except ImportError:  # the mcp extra is not installed: build_server says so
+    Context = MCPServer = ToolError = None
+
 
 @dataclass
 class Job:
@@ -156,17 +162,29 @@ class JobManager:
 
 def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
     """The MCP server; ``defaults`` are RunOptions applied to every job."""
-    try:
-        from mcp.server.mcpserver import Context, MCPServer
-    except ImportError:
+    if MCPServer is None:
         from ttom.errors import ConfigError
 
-        raise ConfigError("the MCP server needs the mcp extra (mcp >= 2): pip install 'ttom[mcp]'") from None
+        raise ConfigError("the MCP server needs the mcp extra (mcp >= 2): pip install 'ttom[mcp]'")
     import anyio
 
     jobs = JobManager(defaults, settings)
     server = MCPServer("ttom", instructions="Compositional text-to-video: submit_video starts a job (objects follow a "
                        "planned layout); poll job_status; job_result gives the video path and scores.")
+
+    def clear(fn):
+        """ttom's own errors reach the client as tool errors with their message."""
+        import functools
+
+        from ttom.errors import TtomError
+
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            try:
+                return fn(*a, **kw)
+            except TtomError as e:
+                raise ToolError(str(e)) from None
+        return wrapper
 
     def _opts(model: str | None, seed: int | None, max_rounds: int | None) -> dict[str, Any]:
         return {k: v for k, v in {"model": model, "seed": seed, "max_rounds": max_rounds}.items() if v is not None}
@@ -176,28 +194,28 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
                      thread_id: str | None = None) -> dict[str, Any]:
         """Start generating a video whose objects follow a planned layout; returns a job_id at once.
         thread_id: an earlier job's id to edit its video ("make the dog bigger")."""
-        return jobs.submit(prompt, _opts(model, seed, max_rounds), thread_id).status_dict()
+        return clear(jobs.submit)(prompt, _opts(model, seed, max_rounds), thread_id).status_dict()
 
     @server.tool()
     def job_status(job_id: str) -> dict[str, Any]:
         """Status of a job: queued, running, done, failed or stopped; stage, progress (0-1) and the latest message."""
-        return jobs.status(job_id)
+        return clear(jobs.status)(job_id)
 
     @server.tool()
     def job_result(job_id: str) -> dict[str, Any]:
         """The result of a finished job: video path, report path, layout, critic decision and memory use."""
-        return jobs.result(job_id)
+        return clear(jobs.result)(job_id)
 
     @server.tool()
     def resume_job(job_id: str) -> dict[str, Any]:
         """Continue a stopped job from its last checkpoint (finished GPU work is not redone)."""
-        return jobs.submit("", {}, job_id, resume=True).status_dict()
+        return clear(jobs.submit)("", {}, job_id, resume=True).status_dict()
 
     @server.tool()
     async def generate_video(prompt: str, ctx: Context, model: str | None = None, seed: int | None = None,
                              max_rounds: int | None = None) -> dict[str, Any]:
         """Generate a video in one call, with progress notifications; prefer submit_video for long jobs."""
-        job = jobs.submit(prompt, _opts(model, seed, max_rounds))
+        job = clear(jobs.submit)(prompt, _opts(model, seed, max_rounds))
         last = None
         while job.status in ("queued", "running"):
             now = (job.stage, round(job.progress, 2), job.message)
@@ -205,7 +223,7 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
                 await ctx.report_progress(job.progress, 1.0, job.message or job.stage)
                 last = now
             await anyio.sleep(0.2)
-        return jobs.result(job.job_id)
+        return clear(jobs.result)(job.job_id)
 
     server.jobs = jobs  # for tests and embedding
     return server
