@@ -39,7 +39,6 @@ def _root(
 def _register() -> None:
     from ttom.engine import cli as engine_cli
 
-    app.command("generate")(engine_cli.generate)
     app.command("probe")(engine_cli.probe)
 
     from ttom.tools.vision import cli as vision_cli
@@ -54,6 +53,12 @@ def _register() -> None:
     from ttom.agents import cli as agents_cli
 
     app.command("plan")(agents_cli.plan)
+
+    from ttom.agents import agent_cli
+
+    app.command("generate")(agent_cli.generate)
+    app.command("chat")(agent_cli.chat)
+    app.add_typer(agent_cli.serve_app, name="serve")
     bench_app.command("planner")(agents_cli.bench_planner)
 
     from ttom.bench import cli as bench_cli

@@ -90,7 +90,7 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
     from ttom.agents.critic import critique
     from ttom.agents.planner import plan
     from ttom.engine.backends import load_backend
-    from ttom.engine.tto import generate, recipe_config
+    from ttom.engine.tto import expected_signature, generate, recipe_config
     from ttom.memory import MemoryStore
 
     backend = load_backend("shapes", device)
@@ -123,7 +123,7 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
                 t0 = time.perf_counter()
                 key = abstract(layout, cap).key
                 cfg = recipe_config(backend, mode="fresh", **overrides)
-                spec_sig = _signature(backend, cfg)
+                spec_sig = expected_signature(backend, cfg)
                 hits = store.recall(key, spec_sig)
                 phi = None
                 if hits:
@@ -137,16 +137,6 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
                 judge(cat, cap, layout, cond, r, seconds, memory="hit" if hits else "miss",
                       similarity=hits[0].similarity if hits else None)
     return bench
-
-
-def _signature(backend, cfg):
-    from ttom.engine.adapters import AdapterSpec
-
-    d = backend.defaults
-    layers = cfg.layers or d.layers
-    spec = AdapterSpec(blocks=tuple(cfg.adapter_blocks or range(max(layers) + 1)),
-                       modules=tuple(cfg.modules or d.modules), rank=cfg.rank or d.rank, alpha=cfg.alpha or d.alpha)
-    return backend.signature(spec).to_dict()
 
 
 def plots(bench: ShapesBench, folder: Path) -> list[Path]:

@@ -68,6 +68,20 @@ class TTOConfig:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
 
 
+def adapter_spec(backend: Backend, cfg: TTOConfig) -> adapters.AdapterSpec:
+    """Where φ goes for this config: blocks 0..max(supervised layers) unless given, the recipe's modules and rank."""
+    d = backend.defaults
+    layers = cfg.layers or d.layers
+    blocks = cfg.adapter_blocks or tuple(range(max(layers) + 1))
+    return adapters.AdapterSpec(blocks=tuple(blocks), modules=tuple(cfg.modules or d.modules), rank=cfg.rank or d.rank,
+                                alpha=cfg.alpha or d.alpha)
+
+
+def expected_signature(backend: Backend, cfg: TTOConfig) -> dict:
+    """The signature fresh φ will carry: what memory recall must match, known before generating."""
+    return backend.signature(adapter_spec(backend, cfg)).to_dict()
+
+
 def recipe_config(backend: Backend, **overrides) -> TTOConfig:
     """TTOConfig from the backend's own TTO recipe (``defaults.extra['tto']``), then ``overrides``.
 
@@ -115,9 +129,7 @@ class TTOSession:
         for b in self.layers:
             backend.attn_module(b)  # a clear error for a block that does not exist
         self.normalization = cfg.normalization or d.normalization
-        blocks = cfg.adapter_blocks or tuple(range(max(self.layers) + 1))
-        self.adapter_spec = adapters.AdapterSpec(blocks=tuple(blocks), modules=tuple(cfg.modules or d.modules),
-                                                 rank=cfg.rank or d.rank, alpha=cfg.alpha or d.alpha)
+        self.adapter_spec = adapter_spec(backend, cfg)
 
         # Object tokens, in the text the model is conditioned on; one group per distinct name.
         prompt = layout.generation_prompt()

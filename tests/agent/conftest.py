@@ -1,0 +1,65 @@
+"""Fixtures for the agent tests: the real graph, checkpointers, engine (tiny-cogvideox on CPU) and memory.
+
+The only stand-in is ``ScriptedJudge``, a *detector* for the critic: the tiny models draw noise, in
+which no real detector can find anything, so tests that need the critic to accept (or to fail, then
+accept) give the graph a grounder that "finds" each object on its planned boxes in the rounds where
+it should, and nothing in the others. It replaces GroundingDINO/SAM2 only: the critic's scoring and
+decision policy, the graph, the engine and the memory are the real ones. It reaches the graph
+through the runtime context (``AgentContext.critic``), the way a user plugs in a detector of their own.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ttom.layout import Layout
+from ttom.tools.vision.base import Grounding, Track
+
+PROMPT = "a red car drives to the left while a dog sits on the right"
+TWO_OBJECTS = {
+    "prompt": PROMPT,
+    "objects": [
+        {"id": 0, "name": "car", "phrase": "a red car",
+         "keyframes": [{"t": 0, "box": [0.55, 0.5, 0.95, 0.9]}, {"t": 1, "box": [0.05, 0.5, 0.45, 0.9]}]},
+        {"id": 1, "name": "dog", "phrase": "a dog",
+         "keyframes": [{"t": 0, "box": [0.6, 0.05, 0.95, 0.4]}, {"t": 1, "box": [0.6, 0.05, 0.95, 0.4]}]},
+    ],
+    "background": "street",
+}
+# few steps: the whole graph in a few seconds on a 2-core CPU
+FAST = {"model": "tiny-cogvideox", "device": "cpu", "steps": 3, "tto_steps": 1, "tto_iters": 2}
+
+
+class ScriptedJudge:
+    """A detector that finds every object on its planned boxes in the rounds listed in ``found_in``
+    (1-based), and finds nothing in the other rounds."""
+
+    name = "scripted"
+
+    def __init__(self, layout: dict, found_in: set[int] | None = None) -> None:
+        self.layout = Layout.parse(layout)
+        self.found_in = found_in if found_in is not None else {1, 2, 3, 4}
+        self.calls = 0
+
+    def ground(self, frames, queries):
+        self.calls += 1
+        n, h, w = frames.shape[0], frames.shape[1], frames.shape[2]
+        tracks = []
+        if self.calls in self.found_in:
+            boxes = self.layout.frame_boxes(n)
+            for obj in self.layout.objects:
+                tracks.append(Track(instance_id=obj.id, phrase=obj.phrase, name=obj.name, boxes=list(boxes[obj.id]),
+                                    scores=[1.0 if b else 0.0 for b in boxes[obj.id]]))
+        return Grounding(backend="scripted", num_frames=n, height=h, width=w, tracks=tracks)
+
+
+@pytest.fixture
+def two_objects() -> dict:
+    return copy.deepcopy(TWO_OBJECTS)
+
+
+@pytest.fixture
+def opts() -> dict:
+    return dict(FAST)

@@ -1,0 +1,97 @@
+"""The agent through its doors: ttom generate / chat, the LangChain tool, the MCP server."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+from typer.testing import CliRunner
+
+from ttom.cli import app
+
+from .conftest import PROMPT
+
+runner = CliRunner()
+FAST_ARGS = ["--model", "tiny-cogvideox", "--device", "cpu", "--steps", "3", "--tto-steps", "1", "--tto-iters", "2"]
+
+
+def test_generate_runs_the_graph_and_a_second_similar_request_hits_memory(tmp_path):
+    # the default critic (auto) has no detector weights offline for a car and a dog: it says so and
+    # the run goes on (critic part "skipped", with the reason)
+    first = runner.invoke(app, ["generate", PROMPT, *FAST_ARGS, "--out", str(tmp_path / "a"), "--thread", "cli-1"])
+    assert first.exit_code == 0, first.output
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["memory"]["action"] == "insert" and report["thread_id"] == "cli-1"
+    assert report["critic"]["decision"] in ("skipped", "accept", "reoptimize")
+    second = runner.invoke(app, ["generate", PROMPT, *FAST_ARGS, "--out", str(tmp_path / "b")])
+    assert second.exit_code == 0, second.output
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["memory"]["hit"] is True and report["tto"]["mode"] == "skip"
+    assert "memory hit" in second.output
+    nomem = runner.invoke(app, ["generate", PROMPT, *FAST_ARGS, "--out", str(tmp_path / "c"), "--no-memory",
+                                "--critic", "off"])
+    assert nomem.exit_code == 0, nomem.output
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert report["memory"]["hit"] is False and report["tto"]["mode"] == "fresh"
+    bad = runner.invoke(app, ["generate", "", *FAST_ARGS])
+    assert bad.exit_code != 0 and "prompt is empty" in str(bad.exception)
+
+
+def test_chat_edits_on_one_thread(tmp_path):
+    lines = "a dog sits on the right while a red car drives to the left\nmake the dog bigger\nnow two dogs\nquit\n"
+    result = runner.invoke(app, ["chat", "--model", "tiny-cogvideox", "--device", "cpu", "--steps", "2",
+                                 "--tto-steps", "1", "--tto-iters", "1", "--critic", "off", "--out", str(tmp_path)],
+                           input=lines)
+    assert result.exit_code == 0, result.output
+    turns = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert [t["turn"] for t in turns] == [1, 2, 3]
+    assert sorted(turns[2]["objects"]) == ["a dog", "a dog", "a red car"]
+    assert (tmp_path / "turn-3" / "video.mp4").exists()
+
+
+def test_langchain_tool_wraps_the_whole_graph(tmp_path):
+    from ttom.tools.agent_tool import make_video_tool
+
+    tool = make_video_tool({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto_steps": 1, "tto_iters": 1,
+                            "critic": "off", "out_dir": str(tmp_path)})
+    assert tool.name == "generate_video" and "prompt" in tool.args
+    msg = tool.invoke({"type": "tool_call", "id": "call-1", "name": "generate_video", "args": {"prompt": PROMPT}})
+    assert "Video written to" in msg.content and msg.artifact["video"].endswith("video.mp4")
+    assert msg.artifact["memory"]["action"] == "insert" and msg.artifact["thread_id"]
+
+
+def test_mcp_server_submit_status_result(tmp_path):
+    from mcp.client.client import Client
+
+    from ttom.tools.mcp_server import build_server
+
+    server = build_server({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto_steps": 1, "tto_iters": 1,
+                           "critic": "off", "out_dir": str(tmp_path)})
+
+    async def main():
+        async with Client(server) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert {"submit_video", "job_status", "job_result", "resume_job", "generate_video"} <= names
+            sub = (await c.call_tool("submit_video", {"prompt": PROMPT})).structured_content
+            job = sub["job_id"]
+            for _ in range(600):
+                st = (await c.call_tool("job_status", {"job_id": job})).structured_content
+                if st["status"] not in ("queued", "running"):
+                    break
+                await anyio.sleep(0.1)
+            assert st["status"] == "done", st
+            assert st["progress"] == 1.0
+            res = (await c.call_tool("job_result", {"job_id": job})).structured_content
+            assert res["video"].endswith("video.mp4") and res["memory"]["action"] == "insert"
+            missing = await c.call_tool("job_status", {"job_id": "nope"})
+            assert missing.is_error and "no job 'nope'" in missing.content[0].text
+            seen = []
+
+            async def progress(p, total, message):
+                seen.append((p, message))
+
+            one = await c.call_tool("generate_video", {"prompt": PROMPT}, progress_callback=progress)
+            assert not one.is_error and one.structured_content["memory"]["hit"] is True
+            assert seen and any("denoising" in (m or "") for _, m in seen)
+
+    anyio.run(main)

@@ -1,0 +1,121 @@
+"""The agent graph's state: JSON-able data only (layout dicts, file paths, scores, memory ids).
+
+Anything a checkpointer (SQLite, PostgreSQL) can persist and a resumed run can read back: no
+tensors, no frames, no φ bytes (those go to files in the run folder, referenced by path).
+
+``AgentInput`` is what a caller sends (CLI, LangChain tool, MCP, ``langgraph dev``); ``AgentState``
+is everything the nodes read and write; ``AgentOutput`` is what a run returns. ``RunOptions`` are
+the knobs of one request, validated once by the plan node and kept in state as a dict, so a resumed
+run uses the same ones. ``AgentContext`` is the per-invocation runtime context (not persisted):
+settings, and optionally a judge object for the critic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import NotRequired, TypedDict
+
+
+class RunOptions(BaseModel):
+    """What one request may set; None = the model's recipe or the settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, description="backend name or local model folder; None = TTOM_MODEL")
+    device: str = "auto"
+    dtype: str = "auto"
+    seed: int = 0
+    steps: int | None = Field(None, ge=1, description="denoising steps")
+    guidance: float | None = None
+    frames: int | None = Field(None, ge=1)
+    height: int | None = Field(None, ge=8)
+    width: int | None = Field(None, ge=8)
+    tto: bool = Field(True, description="False = the plain model (tto mode off)")
+    # None = the model's TTO recipe (the shapes model's own), else the official Wan recipe (5, 8, 1e-3, 0.03)
+    tto_steps: int | None = Field(None, ge=0, description="TTO before each of the first K denoising steps")
+    tto_iters: int | None = Field(None, ge=0, description="at most N optimisation iterations per step")
+    lr: float | None = Field(None, gt=0)
+    loss_threshold: float | None = None
+    layers: list[int] | None = None
+    rank: int | None = Field(None, ge=1)
+    gradient_checkpointing: bool = False
+    phi: str | None = Field(None, description="start from φ in this safetensors file (instead of memory)")
+    tto_mode: Literal["fresh", "warm", "skip", "off"] | None = Field(
+        None, description="force the first round's mode (default: fresh, warm/skip from --phi or memory, off with tto=False)")
+    planner: Literal["auto", "offline", "llm"] = "auto"
+    memory: bool = Field(True, description="recall φ from the parameter memory and memorize the accepted φ*")
+    memory_mode: Literal["skip", "warm"] = Field("skip", description="on a memory hit: load φ (skip) or continue it")
+    max_rounds: int = Field(3, ge=1, description="at most this many generations (first + re-optimisations)")
+    max_repairs: int = Field(2, ge=0, description="at most this many layout repairs per request")
+    approve: bool = Field(False, description="pause for a human to approve or edit the layout before the GPU work")
+    critic: Literal["auto", "shapes", "transformers", "sam2", "off"] = "auto"
+    critic_thresholds: dict[str, float] = Field(default_factory=dict, description="CriticConfig overrides")
+    out_dir: str | None = Field(None, description="output folder; None = <cache_dir>/runs/<thread id>")
+
+
+class AgentInput(TypedDict):
+    """A request."""
+
+    prompt: str  # the scene ("a red car drives left ...") or, on a thread with a video, an edit ("make the dog bigger")
+    layout: NotRequired[dict[str, Any] | None]  # follow this layout (the Layout contract) instead of planning one
+    options: NotRequired[dict[str, Any]]  # RunOptions fields
+
+
+class AgentState(AgentInput, total=False):
+    """Everything the nodes share. Per-request fields are reset by the plan node."""
+
+    # --- plan, validate, repair
+    scene_prompt: str  # the prompt the layout is planned for (an edit keeps or rewrites the previous one)
+    current_layout: dict[str, Any]  # the working layout (the Layout contract)
+    plan: dict[str, Any]  # planner, notes, seconds, edit applied
+    validation: dict[str, Any]  # ok, errors, warnings (strings)
+    repairs: int  # layout repairs done for this request
+    repair_reason: Literal["validator", "critic"] | None
+    # --- memory
+    key: str  # the abstracted scene description (memory key)
+    signature: dict[str, Any]  # the adapter signature φ will have
+    recall: dict[str, Any]  # hit, entry_id, similarity, phi_path, mode
+    # --- generation rounds
+    run_dir: str
+    requests: int  # requests handled on this thread (chat turns)
+    round: int  # generations done for this request
+    next_tto: dict[str, Any] | None  # set by reoptimize: mode and φ to start from
+    generation: dict[str, Any]  # the latest round: dir, frames, video, phi_path, tto report, timings
+    critic: dict[str, Any] | None  # the latest critic summary (report.json's critic part)
+    critic_history: list[dict[str, Any]]  # every round's critic summary, oldest first
+    decision: str | None
+    # --- results
+    memory: dict[str, Any]  # report.json's memory part
+    timings: dict[str, float]
+    report_path: str
+    video: str
+
+
+class AgentOutput(TypedDict, total=False):
+    """What a run returns."""
+
+    scene_prompt: str
+    current_layout: dict[str, Any]
+    video: str
+    report_path: str
+    run_dir: str
+    decision: str | None
+    critic: dict[str, Any] | None
+    memory: dict[str, Any]
+    round: int
+
+
+@dataclass
+class AgentContext:
+    """Per-invocation runtime context (never checkpointed).
+
+    ``settings``: a ``ttom.config.Settings`` (default: the process settings). ``critic``: a
+    ``VideoGrounder`` object to judge videos with instead of the one ``options.critic`` names (a
+    detector of one's own, or a test's judge).
+    """
+
+    settings: Any = None
+    critic: Any = None

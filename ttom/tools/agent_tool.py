@@ -1,0 +1,69 @@
+"""The whole agent graph as a LangChain tool, for other agents (LangChain, LangGraph ``create_agent``).
+
+    from ttom.tools.agent_tool import make_video_tool
+    tool = make_video_tool(defaults={"model": "shapes"})
+    msg = tool.invoke({"type": "tool_call", "id": "1", "name": "generate_video",
+                       "args": {"prompt": "a red car drives to the left while a dog sits on the right"}})
+    msg.content    # a short summary for the model;  msg.artifact: paths, layout, critic and memory parts
+
+``response_format="content_and_artifact"``: the model reads a few lines, the caller gets the data.
+Each call runs on its own thread (or the one given, to edit the previous video), checkpointed like
+``ttom generate``; approval is not asked (a tool call has no human in the loop).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel, Field
+
+
+class VideoRequest(BaseModel):
+    """Arguments of the ``generate_video`` tool."""
+
+    prompt: str = Field(description="the scene to film, e.g. 'a red car drives to the left while a dog sits on the "
+                                    "right'; on an existing thread, an edit such as 'make the dog bigger'")
+    thread_id: str | None = Field(None, description="continue this thread (edit its last video); omit for a new one")
+    model: str | None = Field(None, description="video backend (shapes, cogvideox-5b, wan2.1-1.3b, ...)")
+    seed: int | None = Field(None, description="random seed")
+    max_rounds: int | None = Field(None, description="at most this many generation rounds (critic loop)")
+
+
+def _summarise(run) -> tuple[str, dict[str, Any]]:
+    v = run.values
+    report = run.report or {}
+    critic, memory = report.get("critic") or {}, report.get("memory") or {}
+    objects = [o["phrase"] for o in v.get("current_layout", {}).get("objects", [])]
+    text = (f"Video written to {v.get('video')} ({len(objects)} objects: {', '.join(objects)}). "
+            f"Critic: {critic.get('decision')}"
+            + (f" (mIoU {critic['miou']:.2f})" if critic.get("miou") is not None else "")
+            + f" after {report.get('rounds')} round(s); memory: {memory.get('action')}"
+            + (" (reused a remembered adapter)" if memory.get("hit") else "")
+            + f". Thread {run.thread_id} (pass it to edit this video).")
+    artifact = {"thread_id": run.thread_id, "video": v.get("video"), "report_path": v.get("report_path"),
+                "run_dir": v.get("run_dir"), "layout": v.get("current_layout"), "critic": critic, "memory": memory,
+                "tto": report.get("tto")}
+    return text, artifact
+
+
+def make_video_tool(defaults: dict[str, Any] | None = None, *, settings: Any = None, checkpointer: Any = None,
+                    name: str = "generate_video") -> StructuredTool:
+    """A tool that runs the whole graph; ``defaults`` are RunOptions for every call (the call's own win)."""
+    from ttom.agents.run import run_agent
+
+    base = dict(defaults or {})
+
+    def _run(prompt: str, thread_id: str | None = None, model: str | None = None, seed: int | None = None,
+             max_rounds: int | None = None) -> tuple[str, dict[str, Any]]:
+        opts = {**base, **{k: v for k, v in {"model": model, "seed": seed, "max_rounds": max_rounds}.items()
+                           if v is not None}}
+        opts["approve"] = False
+        run = run_agent(prompt, options=opts, thread_id=thread_id, settings=settings, checkpointer=checkpointer)
+        return _summarise(run)
+
+    return StructuredTool.from_function(
+        func=_run, name=name, args_schema=VideoRequest, response_format="content_and_artifact",
+        description="Generate a short video whose objects follow a planned layout (positions and motions): plans the "
+                    "layout, optimises the video model's attention to it (TTOM), checks the result with a detector "
+                    "and retries, and remembers what worked. Slow (seconds to minutes). Returns the video path.")
