@@ -373,7 +373,12 @@ def reoptimize(state: AgentState) -> dict[str, Any]:
 
 # ----- memorize, report --------------------------------------------------------------------------
 def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Write the accepted φ* to memory (update the recalled entry, or insert)."""
+    """Write φ* to memory (update the recalled entry, or insert) once accepted or the round budget is spent.
+
+    As ARCHITECTURE.md's graph: a φ* the critic never accepted is still the best effort for a sound
+    layout, and a later similar request starts from it; its quality (the critic's mIoU) is stored
+    with it. A layout the critic wanted repaired is not memorized.
+    """
     opts, gen, recall = _options(state), state["generation"], state.get("recall") or {}
     start = time.perf_counter()
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
@@ -383,8 +388,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
         memory["reason"] = "memory off"
     elif not gen.get("phi_path"):
         memory["reason"] = "no φ (TTO off)"
-    elif decision not in ("accept", "skipped"):
-        memory["reason"] = f"not accepted by the critic (last decision {decision!r}, round budget spent)"
+    elif decision == "repair":
+        memory["reason"] = "the critic asked for a layout repair and the budget is spent: φ* not memorized"
     else:
         critic = state.get("critic") or {}
         hit = SimpleNamespace(entry_id=recall["entry_id"], similarity=recall["similarity"]) if recall.get("hit") else None
