@@ -87,8 +87,8 @@ def load_shapes_backend(device: torch.device, dtype: torch.dtype, folder: Path |
         raise WeightsNotFoundError(
             f"the shapes model's weights are missing from {folder}; reinstall ttom, or train them with "
             "`python -m ttom.shapes.train --out DIR` and pass --model with that folder's parent")
-    transformer = CogVideoXTransformer3DModel.from_pretrained(folder, local_files_only=True,
-                                                              use_safetensors=True).to(device=device, dtype=dtype)
+    transformer = CogVideoXTransformer3DModel.from_pretrained(folder, local_files_only=True, use_safetensors=True,
+                                                              dtype=dtype).to(device)
     tokenizer, encoder = load_minilm()
     recipe = load_recipe(folder)
     allowed = {"video", "steps", "guidance_scale", "layers", "rank", "alpha", "modules", "normalization", "tto",

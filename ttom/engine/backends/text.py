@@ -31,10 +31,14 @@ def load_minilm():
     path = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     verbosity = hf_logging.get_verbosity()
+    bar = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # its load report lists the unused pooler as "unexpected"
+    hf_logging.disable_progress_bar()  # a 100-tensor "Loading weights" bar on every command
     try:
         model = BertModel.from_pretrained(path, local_files_only=True)
     finally:
         hf_logging.set_verbosity(verbosity)
+        if bar:
+            hf_logging.enable_progress_bar()
     model.requires_grad_(False).eval()
     return tokenizer, model
