@@ -140,7 +140,12 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
 
 
 def plots(bench: ShapesBench, folder: Path) -> list[Path]:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from ttom.errors import ConfigError
+
+        raise ConfigError("the plots need matplotlib: pip install 'ttom[bench]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
