@@ -183,3 +183,19 @@ def test_loading_from_a_folder_and_a_clear_error_when_weights_are_missing(tmp_pa
         load_backend("cogvideox-5b", "cpu")
     with pytest.raises(ConfigError, match="unknown model"):
         load_backend("no-such-model", "cpu")
+
+
+def test_a_failed_generation_leaves_the_model_plain(backends, layout):
+    backend = backends["tiny-cogvideox"]
+    kw = dict(steps=1, iterations=1, rank=4)
+    phi = generate(backend, layout, TTOConfig(**kw), steps=2).phi
+    stock = {i: type(backend.attn_module(i).processor) for i in range(backend.num_blocks)}
+    with pytest.raises(adapters.PhiFormatError):
+        generate(backend, layout, TTOConfig(mode="warm", **kw), steps=2, phi=phi[: len(phi) // 2])  # truncated
+    with pytest.raises(ConfigError, match="also supervised"):
+        from ttom.engine.tto import Observer
+
+        generate(backend, layout, TTOConfig(layers=(2,), **kw), steps=2,
+                 observer=Observer((2,), (0,), lambda *_: None))
+    assert not adapters.has_phi(backend.transformer)
+    assert {i: type(backend.attn_module(i).processor) for i in range(backend.num_blocks)} == stock

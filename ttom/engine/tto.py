@@ -248,22 +248,17 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
     both = torch.cat([uncond, cond]) if do_cfg else cond
     extra = backend.forward_kwargs(spec)
 
-    # 3. φ, its optimiser, object tokens and layout targets
-    session = TTOSession(backend, layout, spec, tto, phi) if tto.mode != "off" else None
-    phi_steps = tto.steps if tto.phi_steps is None else tto.phi_steps
-    if tto.gradient_checkpointing:
-        transformer.enable_gradient_checkpointing()
-
+    # 3. What the observer (probing) records: on blocks that TTO does not supervise
     watch = None
-    if observer is not None:  # a second set of recording processors, on the observed blocks only
+    if observer is not None:
+        overlap = set(observer.blocks) & set(tto.layers or backend.defaults.layers) if tto.mode != "off" else set()
+        if overlap:
+            raise ConfigError(f"observed blocks {sorted(overlap)} are also supervised; observe with mode 'off'")
         groups = object_token_groups(backend.tokenizer, layout.generation_prompt(),
                                      backend.encode_prompt(layout.generation_prompt()).ids, layout.names,
                                      max_length=backend.max_text_len)
         watch = AttentionRecorder([groups[n] for n in layout.names],
                                   observer.normalization or backend.defaults.normalization)
-        overlap = set(observer.blocks) & set(session.layers if session else [])
-        if overlap:
-            raise ConfigError(f"observed blocks {sorted(overlap)} are also supervised; observe with mode 'off'")
 
     # 4. Timesteps and initial latents
     backend.scheduler.set_timesteps(steps, device=backend.device)
@@ -271,12 +266,21 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
     generator = torch.Generator("cpu").manual_seed(seed)
     latents = backend.prepare_latents(spec, generator)
 
-    # 5. Denoising loop, with TTO before each of the first k steps
+    # 5. φ, its optimiser, object tokens and layout targets; from here on the model is modified,
+    #    and the finally below restores it whatever happens
+    phi_steps = tto.steps if tto.phi_steps is None else tto.phi_steps
     losses: list[list[float]] = []
+    session: TTOSession | None = None
     stack = ExitStack()
     try:
+        if tto.gradient_checkpointing:
+            transformer.enable_gradient_checkpointing()
+        if tto.mode != "off":
+            session = TTOSession(backend, layout, spec, tto, phi)
         if watch is not None:
             stack.enter_context(capture({b: backend.attn_module(b) for b in observer.blocks}, backend.processor_cls, watch))
+
+        # 6. Denoising loop, with TTO before each of the first k steps
         for i, t in enumerate(timesteps):
             if session is not None and session.optimizer is not None and i < tto.steps:
                 t0 = time.perf_counter()
@@ -309,7 +313,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
                 watch.clear()
             emit({"event": "step", "step": i, "steps": steps})
 
-        # 6. φ* out, then the model back to its plain state
+        # 7. φ* out, then the model back to its plain state
         phi_out = phi if tto.mode == "skip" else None  # skip leaves φ as it was loaded
         if session is not None and session.optimizer is not None:
             adapters.set_phi_enabled(transformer, True)
@@ -318,10 +322,11 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
         stack.close()
         if session is not None:
             session.close()
+        adapters.remove_phi(transformer)  # also when the session failed half-way through loading φ
         if tto.gradient_checkpointing:
             transformer.disable_gradient_checkpointing()
 
-    # 7. Decode
+    # 8. Decode
     t0 = time.perf_counter()
     frames = backend.decode(latents)
     timings["decode"] = time.perf_counter() - t0
