@@ -21,20 +21,23 @@ def color_for(i: int) -> tuple[int, int, int]:
     return PALETTE[i % len(PALETTE)]
 
 
-def _check_frames(frames: np.ndarray) -> np.ndarray:
+def check_frames(frames: np.ndarray) -> np.ndarray:
+    """The frames as a contiguous uint8 (F, H, W, 3) array, or a clear ValueError."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be shaped (F, H, W, 3), got {frames.shape}")
     if frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8, got {frames.dtype}")
-    return frames
+    if frames.shape[0] < 1:
+        raise ValueError("the video has no frames")
+    return np.ascontiguousarray(frames)
 
 
 def write_video(frames: np.ndarray, path: str | Path, fps: int = 8) -> Path:
     """Write ``frames`` as mp4 (H.264 through imageio-ffmpeg) or gif, by the file's suffix."""
     import imageio.v3 as iio
 
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gif":
@@ -80,7 +83,7 @@ def draw_boxes(
     """
     from PIL import Image, ImageDraw
 
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     out = frames.copy()
     n_frames, h, w, _ = frames.shape
     for f in range(n_frames):
@@ -124,7 +127,7 @@ def upscale(frames: np.ndarray, factor: int) -> np.ndarray:
 
 def contact_sheet(frames: np.ndarray, columns: int = 8) -> np.ndarray:
     """Tile frames into one image ``(rows*H, columns*W, 3)``, for overlays as PNG."""
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     n, h, w, _ = frames.shape
     columns = max(1, min(columns, n))
     rows = (n + columns - 1) // columns

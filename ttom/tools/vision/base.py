@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ttom.layout import Box, Layout
+from ttom.video import check_frames  # noqa: F401  (re-exported: the backends validate frames with it)
 
 
 @dataclass(frozen=True)
@@ -101,18 +102,6 @@ class VideoGrounder(Protocol):
     def ground(self, frames: np.ndarray, queries: Sequence[ObjectQuery]) -> Grounding:
         """``frames``: uint8 (F, H, W, 3). Returns every instance found for every query."""
         ...
-
-
-def check_frames(frames: np.ndarray) -> np.ndarray:
-    """The frames as a contiguous uint8 (F, H, W, 3) array, or a clear ValueError."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must be shaped (F, H, W, 3), got {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8, got {frames.dtype}")
-    if frames.shape[0] < 1:
-        raise ValueError("the video has no frames")
-    return np.ascontiguousarray(frames)
 
 
 def mask_box(mask: np.ndarray) -> Box | None:
