@@ -62,7 +62,7 @@ def test_probe_prints_a_table_of_blocks(tmp_path):
     layout_path = tmp_path / "layouts.jsonl"
     layout_path.write_text(json.dumps(TWO_OBJECTS) + "\n")
     result = runner.invoke(app, ["probe", "--model", "tiny-wan", "--layouts", str(layout_path), "--steps", "3",
-                                 "--at-steps", "0,2", "--json", "--device", "cpu"])
+                                 "--at-steps", "0,2", "--against", "plan", "--json", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout[result.stdout.index("["):])
     assert sorted(r["block"] for r in rows) == [0, 1, 2, 3]

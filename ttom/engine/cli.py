@@ -35,6 +35,7 @@ def probe(
     steps: int = typer.Option(None, "--steps", help="Denoising steps of each probe generation."),
     at_steps: str = typer.Option(None, "--at-steps", help="Denoising steps whose maps are scored, e.g. '0,5,10'."),
     blocks: str = typer.Option(None, "--blocks", help="Blocks to probe (default: all)."),
+    against: str = typer.Option("found", "--against", help="found: boxes the critic's detector finds in each video (the paper's protocol); plan: the planned boxes."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
     device: str = typer.Option("auto", "--device"),
     dtype: str = typer.Option("auto", "--dtype"),
@@ -46,7 +47,7 @@ def probe(
 
     from ttom.config import get_settings
     from ttom.engine.backends import load_backend
-    from ttom.engine.probe import probe_layers
+    from ttom.engine.probe import grounder_locator, probe_layers
     from ttom.errors import ConfigError
     from ttom.layout import load_layouts
 
@@ -60,15 +61,18 @@ def probe(
         layouts = [plan_layout(p) for p in (prompts or DEFAULT_PROBE_PROMPTS)]
     if not layouts:
         raise ConfigError("no layouts to probe")
+    if against not in ("found", "plan"):
+        raise ConfigError(f"--against must be 'found' or 'plan', got {against!r}")
     with console.status(f"loading {model} …"):
         backend = load_backend(model, device=device, dtype=dtype)
     rows = probe_layers(backend, layouts, blocks=list(_parse_ints(blocks, "--blocks")) if blocks else None,
                         at_steps=_parse_ints(at_steps, "--at-steps"), steps=steps, seed=seed,
+                        locate=grounder_locator() if against == "found" else None,
                         progress=lambda i, n: console.print(f"probed {i}/{n} layouts"))
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in rows], indent=2))
         return
-    table = Table(title=f"attention/layout soft IoU per block — {model}, {len(layouts)} layouts")
+    table = Table(title=f"attention soft IoU per block vs {against} boxes — {model}, {len(layouts)} layouts")
     for col in ("rank", "block", "soft IoU", "std", "samples"):
         table.add_column(col, justify="right")
     for i, r in enumerate(rows, 1):
