@@ -64,6 +64,7 @@ def _register() -> None:
     from ttom.bench import cli as bench_cli
 
     bench_app.command("shapes")(bench_cli.bench_shapes)
+    bench_app.command("gpu")(bench_cli.bench_gpu)
 
     app.add_typer(bench_app, name="bench")
 

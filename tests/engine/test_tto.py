@@ -80,13 +80,32 @@ def test_truncated_forward_gives_the_same_loss_and_gradients(backend, layout):
     assert all(torch.allclose(a, b, atol=1e-7) for a, b in zip(g1, g2))
 
 
-def test_gradient_checkpointing_gives_the_same_loss_trajectory(backends, layout):
+@pytest.mark.parametrize("setting", [True, 1])
+def test_gradient_checkpointing_gives_the_same_loss_trajectory(backends, layout, setting):
     backend = backends["tiny-wan"]
     kw = dict(steps=2, iterations=4, lr=1e-2, loss_threshold=0.0, rank=4)
     plain = generate(backend, layout, TTOConfig(**kw), steps=3)
-    ckpt = generate(backend, layout, TTOConfig(**kw, gradient_checkpointing=True), steps=3)
+    ckpt = generate(backend, layout, TTOConfig(**kw, gradient_checkpointing=setting), steps=3)
     assert [len(x) for x in plain.losses] == [len(x) for x in ckpt.losses] == [4, 4]
     assert sum(plain.losses, []) == pytest.approx(sum(ckpt.losses, []), abs=1e-6)
+    assert not backend.transformer.gradient_checkpointing  # switched off again afterwards
+
+
+def test_checkpointing_more_blocks_keeps_less_for_the_backward(backend, layout):
+    from ttom.engine.tto import checkpointing
+
+    spec, latents, t, cond, extra = _inputs(backend, layout)
+    session = TTOSession(backend, layout, spec, TTOConfig(mode="fresh", rank=4, layers=(2,)), None)
+    kept = []
+    try:
+        for setting in (False, 1, 2, True):  # none, the first block, the first two, all
+            with checkpointing(backend, setting):
+                kept.append(_saved_bytes(lambda: session.loss(latents, t, cond, extra)))
+    finally:
+        session.close()
+    assert kept[0] > kept[1] > kept[2] > kept[3]
+    with pytest.raises(ConfigError, match="gradient_checkpointing"):
+        TTOConfig(gradient_checkpointing=-1)
 
 
 def test_phi_export_import_is_bit_exact_and_loads_in_plain_diffusers(backend, layout, tmp_path):
@@ -199,3 +218,47 @@ def test_a_failed_generation_leaves_the_model_plain(backends, layout):
                  observer=Observer((2,), (0,), lambda *_: None))
     assert not adapters.has_phi(backend.transformer)
     assert {i: type(backend.attn_module(i).processor) for i in range(backend.num_blocks)} == stock
+
+
+def _saved_bytes(fn) -> int:
+    """Bytes autograd keeps for the backward pass of fn() (each storage counted once)."""
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(storages.values())
+
+
+def test_phi_is_fp32_but_computed_in_the_model_dtype(backends):
+    """On a bf16 model φ stays fp32 (AdamW updates it there) while its matmuls run in bf16 on the shared input."""
+    import copy
+
+    from ttom.engine import adapters
+
+    transformer = copy.deepcopy(backends["tiny-cogvideox"].transformer).to(torch.bfloat16)
+    params = adapters.add_phi(transformer, "transformer_blocks", "attn1", adapters.AdapterSpec(blocks=(1,), rank=4, alpha=4))
+    for p in params:
+        p.data.normal_(0, 0.02)  # B = 0 at first; give φ a visible effect
+    attn = transformer.transformer_blocks[1].attn1
+    x = torch.randn(1, 2000, attn.to_q.in_features, dtype=torch.bfloat16, requires_grad=True)
+
+    def projections():
+        return sum(m(x).float().sum() for m in (attn.to_q, attn.to_k, attn.to_v, attn.to_out[0]))
+
+    out = projections()
+    out.backward()
+    assert params and all(p.dtype == torch.float32 and p.grad is not None and p.grad.dtype == torch.float32
+                          for p in params)
+    mixed = _saved_bytes(projections)
+    # The same φ computed as peft does by default (the input cast to fp32 in every projection)
+    for m in transformer.modules():
+        if hasattr(m, "cast_input_dtype_enabled"):
+            m.cast_input_dtype_enabled = True
+    reference = projections()
+    peft_default = _saved_bytes(projections)
+    assert abs(float(out.detach()) - float(reference.detach())) <= 2e-2 * abs(float(reference.detach())) + 1e-1
+    assert mixed * 4 <= peft_default  # one shared bf16 input instead of four fp32 copies

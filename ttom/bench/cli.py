@@ -51,3 +51,67 @@ def bench_shapes(
                 + markdown_table(headers, rows) + "\n\n"
                 + "\n".join(f"![{p.stem}](img/{p.name})" for p in pngs))
         write_section("shapes", "Shapes model: TTO and memory end to end", body)
+
+
+def bench_gpu(
+    models: str = typer.Option("wan2.1-1.3b,cogvideox-5b", "--models",
+                               help="Comma-separated: cogvideox-5b, wan2.1-1.3b, wan2.1-14b."),
+    steps: int = typer.Option(50, "--steps", help="Denoising steps of the end-to-end runs (fewer: 50-step figures "
+                                                  "are extrapolated, marked *)."),
+    tto_steps: int = typer.Option(5, "--tto-steps", help="Denoising steps with TTO (official: 5)."),
+    iterations: int = typer.Option(8, "--iterations", help="TTO iterations per step (official: 8)."),
+    repeats: int = typer.Option(5, "--repeats", help="Repeats of each micro-benchmark (median)."),
+    memory_cap: float = typer.Option(1.5, "--memory-cap", help="Also run TTO with the least gradient checkpointing "
+                                                               "that keeps its peak within this × plain's peak."),
+    device: str = typer.Option("cuda", "--device", help="cuda (or cuda:N); cpu only to check the benchmark runs."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the raw results here."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """TTOM's cost at real model size on a CUDA GPU (random weights at the published configs)."""
+    import dataclasses
+    import json
+
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from ttom.bench import gpu
+    from ttom.bench.report import markdown_table, write_section
+    from ttom.errors import ConfigError
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in gpu.ARCHS]
+    if unknown or not names:
+        raise ConfigError(f"unknown model(s) {unknown or names}: choose from {', '.join(gpu.ARCHS)}")
+    if steps < tto_steps:
+        raise ConfigError(f"--steps {steps} is fewer than --tto-steps {tto_steps}: TTO runs before each of the first "
+                          "tto-steps denoising steps, so the schedule would be cut short")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("ttom bench gpu needs a CUDA GPU and none is visible here "
+                          "(--device cpu runs it on the CPU, only to check that it works)")
+    console = Console()
+    results = []
+    for name in names:
+        results.append(gpu.run_model(gpu.ARCHS[name], device, steps=steps, tto_steps=tto_steps,
+                                     iterations=iterations, repeats=repeats, memory_cap=memory_cap,
+                                     progress=lambda m: console.print(m, highlight=False)))
+        gpu.release_memory()
+        if json_out:  # after each model, so a later failure keeps what was measured
+            json_out.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1))
+    sections = []
+    for title, table in (("TTOM's cost, end to end", gpu.summary_table), ("One TTO iteration by engine option",
+                                                                          gpu.variant_table),
+                         ("The supervised block", gpu.block_table)):
+        headers, rows = table(results)
+        t = Table(title=title)
+        for h in headers:
+            t.add_column(h, justify="right")
+        for r in rows:
+            t.add_row(*map(str, r))
+        console.print(t)
+        sections.append(f"### {title}\n\n" + markdown_table(headers, rows))
+    if not no_record:
+        note = ("" if steps == 50 else f"\n\n\\* extrapolated to 50 steps from {steps} measured steps.")
+        path = write_section("gpu", "TTOM at real model size on the GPU", "\n\n".join(sections) + note,
+                             device=gpu.device_line(device))
+        console.print(f"recorded in {path}")

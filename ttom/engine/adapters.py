@@ -3,7 +3,11 @@
 φ is a peft LoRA on chosen projections of chosen blocks (default, as the official Wan recipe:
 q/k/v/out of the text attention of blocks 0..L, r = alpha = 32). It is injected with diffusers'
 ``add_adapter`` (which freezes every base parameter) and kept in fp32 even on a bf16 model, so
-AdamW's small steps are not rounded away.
+AdamW's small steps are not rounded away. It is *computed* in the model's dtype: each LoRA factor
+casts its fp32 weight to the input's dtype for the matmul (``MasterWeightLinear``), as mixed
+precision training does. peft's default instead casts every LoRA'd layer's input to fp32, and
+autograd then keeps one fp32 copy of the input per LoRA'd projection for the backward pass (on
+CogVideoX-5B about 0.65 GiB per block); here q/k/v share the one bf16 input they already have.
 
 The exported bytes are a safetensors file in the layout diffusers writes with
 ``save_lora_weights``: keys ``transformer.<module>.lora_A.weight`` / ``lora_B.weight`` and the
@@ -85,6 +89,25 @@ class Signature:
         return [f"{k}: stored {b[k]!r}, running {a[k]!r}" for k in a if a[k] != b[k]]
 
 
+class MasterWeightLinear(torch.nn.Linear):
+    """A LoRA factor that keeps its weight in fp32 and multiplies in the input's dtype."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return torch.nn.functional.linear(x, self.weight.to(x.dtype), bias)
+
+
+def _compute_in_model_dtype(transformer: torch.nn.Module) -> None:
+    from peft.tuners.lora import LoraLayer
+
+    for module in transformer.modules():
+        if isinstance(module, LoraLayer) and ADAPTER_NAME in module.lora_A:
+            module.cast_input_dtype_enabled = False  # peft: do not cast the input to φ's fp32
+            for factor in (module.lora_A[ADAPTER_NAME], module.lora_B[ADAPTER_NAME]):
+                if type(factor) is torch.nn.Linear:
+                    factor.__class__ = MasterWeightLinear
+
+
 def target_modules_regex(block_prefix: str, attn_name: str, spec: AdapterSpec) -> str:
     blocks = "|".join(str(b) for b in sorted(spec.blocks))
     mods = "|".join(m.replace(".", r"\.") for m in spec.modules)
@@ -118,6 +141,7 @@ def add_phi(transformer: torch.nn.Module, block_prefix: str, attn_name: str, spe
     for p in params:
         p.data = p.data.float()
         p.requires_grad_(True)
+    _compute_in_model_dtype(transformer)
     return params
 
 

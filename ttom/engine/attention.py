@@ -116,7 +116,9 @@ class AttentionRecorder:
     """Holds what the capture processors need and what they record.
 
     ``groups``: token positions (in the text sequence) of each object; ``maps[block]``: the
-    (B, N_video, G) map of the last forward while ``active``.
+    (B, N_video, G) map of the last forward while ``active``. ``stop_at``: a block whose processor
+    raises ``StopForward`` right after recording its maps (TTO's truncated forward: nothing after
+    the deepest supervised map, not even the rest of that block, can change the loss).
     """
 
     def object_maps(self, q_video, k_norm, k_text, text_offset_in_norm: int, scale: float) -> torch.Tensor:
@@ -133,6 +135,7 @@ class AttentionRecorder:
         self.normalization = normalization
         self.reference = reference  # materialise the full softmax instead (tests, small cases only)
         self.active = False
+        self.stop_at: int | None = None
         self.maps: dict[int, torch.Tensor] = {}
 
     def clear(self) -> None:
@@ -180,6 +183,8 @@ class CogVideoXCaptureProcessor:
             k_norm = key if rec.normalization == "joint" else k_text
             rec.maps[self.block] = rec.object_maps(query[:, :, text_seq_length:], k_norm, k_text, 0,
                                                    1.0 / math.sqrt(head_dim))
+            if rec.stop_at == self.block:
+                raise StopForward
 
         hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=0.0,
                                                        is_causal=False)
@@ -232,6 +237,8 @@ class WanCaptureProcessor:
             q = query.transpose(1, 2)  # (B, H, Nv, D)
             k = key.transpose(1, 2)  # (B, H, T, D)
             self.recorder.maps[self.block] = self.recorder.object_maps(q, k, k, 0, 1.0 / math.sqrt(q.shape[-1]))
+            if self.recorder.stop_at == self.block:
+                raise StopForward
 
         hidden_states_img = None
         if encoder_hidden_states_img is not None:
@@ -268,16 +275,4 @@ def capture(attn_modules: dict[int, torch.nn.Module], processor_cls, recorder: A
 
 
 class StopForward(Exception):
-    """Raised by a hook after the deepest supervised block: nothing later can change the loss."""
-
-
-@contextmanager
-def stop_after(block: torch.nn.Module) -> Iterator[None]:
-    def hook(_module, _inputs, _output):
-        raise StopForward
-
-    handle = block.register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
+    """Raised once the deepest supervised maps exist: nothing later in the forward can change the loss."""

@@ -19,15 +19,15 @@ Defaults follow the official Wan recipe: k = 5, n = 8, lr 1e-3, threshold 0.03, 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ttom.engine import adapters
-from ttom.engine.attention import AttentionRecorder, StopForward, capture, stop_after
+from ttom.engine.attention import AttentionRecorder, StopForward, capture
 from ttom.engine.backends.base import Backend, VideoSpec
 from ttom.engine.loss import alignment_loss
 from ttom.engine.masks import layout_targets
@@ -56,8 +56,10 @@ class TTOConfig:
     modules: tuple[str, ...] | None = None
     phi_steps: int | None = None  # φ active for steps < this (default: = steps)
     normalization: str | None = None  # joint | text (see attention.py)
-    truncate: bool = True  # stop the loss forward after the deepest supervised block
-    gradient_checkpointing: bool = False
+    truncate: bool = True  # stop the loss forward once the deepest supervised block's maps exist
+    # Recompute instead of keep the TTO forward's activations: True = every block, n = the first n
+    # blocks (the backward path's memory falls by about one block's activations per block).
+    gradient_checkpointing: bool | int = False
     seed: int = 0  # φ's initialisation
 
     def __post_init__(self):
@@ -66,6 +68,37 @@ class TTOConfig:
         for name in ("steps", "iterations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
+        if int(self.gradient_checkpointing) < 0:
+            raise ConfigError(f"tto gradient_checkpointing must be a bool or a block count >= 0, "
+                              f"got {self.gradient_checkpointing}")
+
+
+@contextmanager
+def checkpointing(backend: Backend, setting: bool | int) -> Iterator[None]:
+    """Gradient checkpointing of every block (True) or of the first ``setting`` blocks, undone on exit.
+
+    diffusers' transformers route each block through ``_gradient_checkpointing_func`` when
+    checkpointing is on; a function that checkpoints only the chosen blocks gives the partial form.
+    """
+    if not setting:
+        yield
+        return
+    transformer = backend.transformer
+    if setting is True or setting >= backend.num_blocks:
+        transformer.enable_gradient_checkpointing()
+    else:
+        from torch.utils.checkpoint import checkpoint
+
+        chosen = {id(b) for b in backend.blocks[:setting]}
+
+        def some_blocks(block, *args):
+            return checkpoint(block, *args, use_reentrant=False) if id(block) in chosen else block(*args)
+
+        transformer.enable_gradient_checkpointing(gradient_checkpointing_func=some_blocks)
+    try:
+        yield
+    finally:
+        transformer.disable_gradient_checkpointing()
 
 
 def adapter_spec(backend: Backend, cfg: TTOConfig) -> adapters.AdapterSpec:
@@ -178,12 +211,10 @@ class TTOSession:
         b = self.backend
         self.recorder.clear()
         self.recorder.active = True  # stays on until the backward is done (see the class docstring)
+        # Truncation: the deepest supervised block's processor stops the forward once its maps exist.
+        self.recorder.stop_at = max(self.layers) if self.cfg.truncate else None
         try:
-            if self.cfg.truncate:
-                with stop_after(b.blocks[max(self.layers)]):
-                    b.predict(latents, t, cond, extra)
-            else:
-                b.predict(latents, t, cond, extra)
+            b.predict(latents, t, cond, extra)
         except StopForward:
             pass
         g = len(self.token_groups)
@@ -208,6 +239,7 @@ class TTOSession:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.recorder.active = False
+        self.recorder.stop_at = None
         return losses
 
 
@@ -273,8 +305,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
     session: TTOSession | None = None
     stack = ExitStack()
     try:
-        if tto.gradient_checkpointing:
-            transformer.enable_gradient_checkpointing()
+        stack.enter_context(checkpointing(backend, tto.gradient_checkpointing))
         if tto.mode != "off":
             session = TTOSession(backend, layout, spec, tto, phi)
         if watch is not None:
@@ -323,8 +354,6 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
         if session is not None:
             session.close()
         adapters.remove_phi(transformer)  # also when the session failed half-way through loading φ
-        if tto.gradient_checkpointing:
-            transformer.disable_gradient_checkpointing()
 
     # 8. Decode
     t0 = time.perf_counter()
