@@ -63,8 +63,13 @@ def bench_gpu(
     repeats: int = typer.Option(5, "--repeats", help="Repeats of each micro-benchmark (median)."),
     memory_cap: float = typer.Option(1.5, "--memory-cap", help="Also run TTO with the least gradient checkpointing "
                                                                "that keeps its peak within this × plain's peak."),
+    speed_options: str = typer.Option("", "--speed-options",
+                                      help="Also measure plain step and TTO iteration under these global options "
+                                           "(comma-separated: cudnn-attention, compile)."),
     device: str = typer.Option("cuda", "--device", help="cuda (or cuda:N); cpu only to check the benchmark runs."),
     json_out: Path = typer.Option(None, "--json", help="Also write the raw results here."),
+    from_json: list[Path] = typer.Option(None, "--from-json", help="Measure nothing: tabulate and record results "
+                                                                   "that earlier runs wrote with --json (repeatable)."),
     no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
 ) -> None:
     """TTOM's cost at real model size on a CUDA GPU (random weights at the published configs)."""
@@ -76,33 +81,50 @@ def bench_gpu(
     from rich.table import Table
 
     from ttom.bench import gpu
-    from ttom.bench.report import markdown_table, write_section
+    from ttom.bench.report import command_line, markdown_table, write_section
     from ttom.errors import ConfigError
 
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [m for m in names if m not in gpu.ARCHS]
-    if unknown or not names:
-        raise ConfigError(f"unknown model(s) {unknown or names}: choose from {', '.join(gpu.ARCHS)}")
-    if steps < tto_steps:
-        raise ConfigError(f"--steps {steps} is fewer than --tto-steps {tto_steps}: TTO runs before each of the first "
-                          "tto-steps denoising steps, so the schedule would be cut short")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("ttom bench gpu needs a CUDA GPU and none is visible here "
-                          "(--device cpu runs it on the CPU, only to check that it works)")
     console = Console()
-    results = []
-    for name in names:
-        results.append(gpu.run_model(gpu.ARCHS[name], device, steps=steps, tto_steps=tto_steps,
-                                     iterations=iterations, repeats=repeats, memory_cap=memory_cap,
-                                     progress=lambda m: console.print(m, highlight=False)))
-        gpu.release_memory()
-        if json_out:  # after each model, so a later failure keeps what was measured
-            json_out.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1))
+    say = lambda m: console.print(m, highlight=False, markup=False)  # noqa: E731
+    if from_json:
+        results = []
+        for f in from_json:
+            try:
+                results += [gpu.ModelResult(**d) for d in json.loads(f.read_text())]
+            except (OSError, ValueError, TypeError) as e:
+                raise ConfigError(f"{f}: not a results file written by ttom bench gpu --json ({e})") from None
+    else:
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        unknown = [m for m in names if m not in gpu.ARCHS]
+        if unknown or not names:
+            raise ConfigError(f"unknown model(s) {unknown or names}: choose from {', '.join(gpu.ARCHS)}")
+        options = tuple(o.strip() for o in speed_options.split(",") if o.strip())
+        bad = [o for o in options if o not in gpu.SPEED_OPTIONS]
+        if bad:
+            raise ConfigError(f"unknown speed option(s) {bad}: choose from {', '.join(gpu.SPEED_OPTIONS)}")
+        if steps < tto_steps:
+            raise ConfigError(f"--steps {steps} is fewer than --tto-steps {tto_steps}: TTO runs before each of the "
+                              "first tto-steps denoising steps, so the schedule would be cut short")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError("ttom bench gpu needs a CUDA GPU and none is visible here "
+                              "(--device cpu runs it on the CPU, only to check that it works)")
+        results = []
+        for name in names:
+            r = gpu.run_model(gpu.ARCHS[name], device, steps=steps, tto_steps=tto_steps, iterations=iterations,
+                              repeats=repeats, memory_cap=memory_cap, speed_options=options, progress=say)
+            r.command = command_line()
+            results.append(r)
+            gpu.release_memory()
+            if json_out:  # after each model, so a later failure keeps what was measured
+                json_out.write_text(json.dumps([dataclasses.asdict(x) for x in results], indent=1))
     sections = []
-    for title, table in (("TTOM's cost, end to end", gpu.summary_table), ("One TTO iteration by engine option",
-                                                                          gpu.variant_table),
+    for title, table in (("TTOM's cost, end to end", gpu.summary_table),
+                         ("One TTO iteration by engine option", gpu.variant_table),
+                         ("Global speed options (they change plain generation too)", gpu.speed_table),
                          ("The supervised block", gpu.block_table)):
         headers, rows = table(results)
+        if not rows:
+            continue
         t = Table(title=title)
         for h in headers:
             t.add_column(h, justify="right")
@@ -111,7 +133,11 @@ def bench_gpu(
         console.print(t)
         sections.append(f"### {title}\n\n" + markdown_table(headers, rows))
     if not no_record:
-        note = ("" if steps == 50 else f"\n\n\\* extrapolated to 50 steps from {steps} measured steps.")
-        path = write_section("gpu", "TTOM at real model size on the GPU", "\n\n".join(sections) + note,
-                             device=gpu.device_line(device))
+        runs = "\n".join(f"- `{r.command}` ({r.arch}, {r.steps} steps)" for r in results)
+        body = f"Measured by:\n\n{runs}\n\n" + "\n\n".join(sections)
+        if any(r.steps != 50 for r in results):
+            body += ("\n\n\\* extrapolated to 50 steps from the steps measured: TTO and φ add a fixed cost on top "
+                     "of denoising steps that all cost the same.")
+        devices = sorted({r.device for r in results if r.device})
+        path = write_section("gpu", "TTOM at real model size on the GPU", body, device="; ".join(devices) or None)
         console.print(f"recorded in {path}")

@@ -33,7 +33,8 @@ import math
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -232,6 +233,10 @@ class ModelResult:
     step_ms: float = 0.0  # one CFG denoising step (batch 2), median
     iteration: dict[str, dict] = field(default_factory=dict)  # variant → {ms, peak_gib, config}
     block: dict[str, float | None] = field(default_factory=dict)
+    # global speed options: name → {step_ms, iteration_ms, error}; they change plain generation too
+    speed: dict[str, dict] = field(default_factory=dict)
+    device: str = ""
+    command: str = ""
 
     # ----- derived: every ratio is to a plain generation of 50 steps ------------------------
     def plain50_s(self) -> float:
@@ -356,6 +361,34 @@ def blocks_to_checkpoint(peak_none: float | None, peak_all: float | None, budget
     return min(path, math.ceil((peak_none - budget) / per_block))
 
 
+SPEED_OPTIONS = ("cudnn-attention", "compile")
+
+
+@contextmanager
+def speed_option(backend: Backend, name: str) -> Iterator[None]:
+    """A global speed option for plain generation and TTO alike: cuDNN attention, or compiled blocks."""
+    if name == "cudnn-attention":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+            yield
+    elif name == "compile":
+        import torch._dynamo
+
+        limit = torch._dynamo.config.cache_size_limit
+        torch._dynamo.config.cache_size_limit = max(limit, 64)  # φ, capture and grad mode give a few variants
+        for block in backend.blocks:  # regional compilation, as diffusers' compile_repeated_blocks
+            block.compile()
+        try:
+            yield
+        finally:
+            for block in backend.blocks:
+                block._compiled_call_impl = None
+            torch._dynamo.config.cache_size_limit = limit
+    else:
+        raise ValueError(f"unknown speed option {name!r}; choose from {SPEED_OPTIONS}")
+
+
 def _peft_fp32_compute(transformer) -> None:
     """Undo the engine's mixed-precision φ: compute it as peft does by default (input cast to fp32)."""
     for m in transformer.modules():
@@ -378,7 +411,7 @@ def _end_to_end(backend, layout, cfg, steps: int, phi: bytes | None = None) -> t
 
 def run_model(arch: Arch, device: torch.device | str = "cuda", *, steps: int = 50, tto_steps: int = 5,
               iterations: int = 8, repeats: int = 5, memory_cap: float = MEMORY_CAP,
-              progress: Callable[[str], None] = print) -> ModelResult:
+              speed_options: tuple[str, ...] = (), progress: Callable[[str], None] = print) -> ModelResult:
     """Measure one architecture: plain, the engine's TTO options one iteration each, TTO end to end
     at the fastest setting and at the least checkpointing that keeps the peak within ``memory_cap`` ×
     plain's, a memory hit, and the supervised block alone."""
@@ -397,6 +430,7 @@ def run_model(arch: Arch, device: torch.device | str = "cuda", *, steps: int = 5
                       tokens=math.prod(backend.token_grid(spec)), text_tokens=arch.text_len,
                       layers=list(backend.defaults.layers), steps=steps, tto_steps=tto_steps, iterations=iterations,
                       memory_cap=memory_cap)
+    res.device = device_line(dev)
     if dev.type == "cuda":
         res.weights_gib = torch.cuda.memory_allocated(dev) / GIB
     # loss_threshold < 0: no early stop, so every one of the tto_steps × iterations runs.
@@ -474,6 +508,25 @@ def run_model(arch: Arch, device: torch.device | str = "cuda", *, steps: int = 5
                                                    phi=result.phi)
     say(f"  {res.runs['memory hit (skip)']['s']:.1f} s")
 
+    for option in speed_options:  # last: compiled code and backend choices must not leak into the rest
+        entry: dict = {"step_ms": None, "iteration_ms": None, "error": None}
+        try:
+            with speed_option(backend, option):
+                cfg_step()  # warm-up (compiles)
+                entry["step_ms"] = _median_ms(dev, cfg_step, repeats)
+                cfg = TTOConfig(**{**base, "steps": 1, "iterations": 1})
+                session = TTOSession(backend, layout, spec, cfg, None)
+                try:
+                    session.optimise(latents, t, cond, extra)
+                    session.optimise(latents, t, cond, extra)
+                    entry["iteration_ms"] = _median_ms(dev, lambda s=session: s.optimise(latents, t, cond, extra), repeats)
+                finally:
+                    session.close()
+        except Exception as e:  # an option that does not work here is reported, not fatal
+            entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+        res.speed[option] = entry
+        say(f"  {option}: {entry}")
+
     say("the supervised block alone")
     res.block = _block_bench(backend, layout, spec, latents, t, cond, extra, repeats)
     return res
@@ -532,6 +585,24 @@ def variant_table(results: list[ModelResult]) -> tuple[list[str], list[list]]:
             else:
                 rows.append([r.arch, name, f"{v['ms']:.0f} ms", _gib(v["peak_gib"]), _times(r.peak_ratio(v["peak_gib"])),
                              _pct(r.schedule_ratio(name))])
+    return headers, rows
+
+
+def speed_table(results: list[ModelResult]) -> tuple[list[str], list[list]]:
+    headers = ["model", "global option", "plain CFG step", "one TTO iteration", "projected TTO vs plain (5×8)"]
+    rows = []
+    for r in results:
+        if not r.speed:
+            continue
+        base_it = r.iteration.get("truncated", {}).get("ms")
+        rows.append([r.arch, "(none)", f"{r.step_ms:.0f} ms", f"{base_it:.0f} ms" if base_it else "n/a",
+                     _pct(1 + r.tto_steps * r.iterations * base_it / (50 * r.step_ms)) if base_it else ""])
+        for name, v in r.speed.items():
+            if v["error"] or not v["step_ms"] or not v["iteration_ms"]:
+                rows.append([r.arch, name, v["error"] or "n/a", "", ""])
+                continue
+            rows.append([r.arch, name, f"{v['step_ms']:.0f} ms", f"{v['iteration_ms']:.0f} ms",
+                         _pct(1 + r.tto_steps * r.iterations * v["iteration_ms"] / (50 * v["step_ms"]))])
     return headers, rows
 
 
