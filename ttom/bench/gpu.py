@@ -484,6 +484,8 @@ def run_model(arch: Arch, device: torch.device | str = "cuda", *, steps: int = 5
     iteration("truncated, φ computed in fp32 (peft's default)", fp32_phi=True)
     full = iteration(f"truncated, checkpointing all {path} blocks", gradient_checkpointing=True)
     iteration("full depth, checkpointing (as the official code)", truncate=False, gradient_checkpointing=True)
+    last = path - 1  # for scale only: a different method (φ in one block), quality untested at this size
+    iteration(f"φ in block {last} only (not the official placement)", adapter_blocks=(last,))
 
     # The least checkpointing within the memory cap
     budget = None if res.runs["plain"]["peak_gib"] is None else memory_cap * res.runs["plain"]["peak_gib"]
