@@ -29,12 +29,14 @@ def test_generate_runs_the_graph_and_a_second_similar_request_hits_memory(tmp_pa
     assert report["memory"]["hit"] is True and report["tto"]["mode"] == "skip"
     assert "memory hit" in second.output
     nomem = runner.invoke(app, ["generate", PROMPT, *FAST_ARGS, "--out", str(tmp_path / "c"), "--no-memory",
-                                "--critic", "off"])
+                                "--critic", "off", "--checkpointing", "1"])
     assert nomem.exit_code == 0, nomem.output
     report = json.loads((tmp_path / "c" / "report.json").read_text())
     assert report["memory"]["hit"] is False and report["tto"]["mode"] == "fresh"
     bad = runner.invoke(app, ["generate", "", *FAST_ARGS])
     assert bad.exit_code != 0 and "prompt is empty" in str(bad.exception)
+    bad = runner.invoke(app, ["generate", PROMPT, *FAST_ARGS, "--checkpointing", "most"])
+    assert bad.exit_code != 0 and "--checkpointing takes 'all' or a number" in str(bad.exception)
 
 
 def test_chat_edits_on_one_thread(tmp_path):

@@ -23,6 +23,19 @@ def _options(**kw: Any) -> dict[str, Any]:
     return out
 
 
+def _checkpointing(value: str | None) -> bool | int | None:
+    """``--checkpointing``: 'all' → every block, N → the first N blocks, unset → the run's default."""
+    if value is None:
+        return None
+    if value.strip().lower() == "all":
+        return True
+    if value.strip().isdigit():
+        return int(value)
+    from ttom.errors import ConfigError
+
+    raise ConfigError(f"--checkpointing takes 'all' or a number of blocks, got {value!r}")
+
+
 def _console():
     from rich.console import Console
 
@@ -97,7 +110,9 @@ def generate(
     rank: int = typer.Option(None, "--rank", help="LoRA rank of φ."),
     phi_file: Path = typer.Option(None, "--phi", help="Start from φ in this safetensors file (with --tto-mode skip|warm)."),
     tto_mode: str = typer.Option(None, "--tto-mode", help="fresh | warm | skip | off (default fresh; warm with --phi)."),
-    checkpointing: bool = typer.Option(False, "--checkpointing", help="Gradient checkpointing in the TTO forward."),
+    checkpointing: str = typer.Option(None, "--checkpointing",
+                                      help="Gradient checkpointing in the TTO forward: 'all' blocks or the first N "
+                                           "(less GPU memory, more time; docs/benchmarks.md has the trade-off)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     dtype: str = typer.Option("auto", "--dtype", help="auto | fp32 | bf16 | fp16"),
     planner: str = typer.Option(None, "--planner", help="auto | offline | llm"),
@@ -129,7 +144,7 @@ def generate(
     opts = _options(model=model, out_dir=str(out), seed=seed, steps=steps, guidance=guidance, frames=frames,
                     height=height, width=width, tto_steps=tto_steps, tto_iters=tto_iters, lr=lr,
                     loss_threshold=threshold, layers=layers, rank=rank, phi=str(phi_file) if phi_file else None,
-                    tto_mode=tto_mode, gradient_checkpointing=checkpointing or None, device=device, dtype=dtype,
+                    tto_mode=tto_mode, gradient_checkpointing=_checkpointing(checkpointing), device=device, dtype=dtype,
                     planner=planner, memory=False if no_memory else None, memory_mode=memory_mode,
                     max_rounds=max_rounds, critic=critic, approve=approve or None, tto=False if no_tto else None)
     result = _run(console, prompt=layout["prompt"] if layout else prompt, layout=layout, options=opts,

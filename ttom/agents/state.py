@@ -13,7 +13,7 @@ settings, and optionally a judge object for the critic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
@@ -41,7 +41,8 @@ class RunOptions(BaseModel):
     loss_threshold: float | None = None
     layers: list[int] | None = None
     rank: int | None = Field(None, ge=1)
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | Annotated[int, Field(ge=0)] = Field(
+        False, description="True: every block; N: the first N blocks")
     phi: str | None = Field(None, description="start from φ in this safetensors file (instead of memory)")
     tto_mode: Literal["fresh", "warm", "skip", "off"] | None = Field(
         None, description="force the first round's mode (default: fresh, warm/skip from --phi or memory, off with tto=False)")
