@@ -1,5 +1,7 @@
 """ttom bench shapes: its prompt set, success rules, table and plots (the generation itself is the engine's, tested elsewhere)."""
 
+import pytest
+
 from ttom.bench import shapes as bench
 from ttom.shapes import world
 
@@ -11,6 +13,63 @@ def test_prompt_set_is_fixed_distinct_and_from_each_category():
         assert world.caption_spec(caption).category == bench.CATEGORIES[cat]
     assert len({c for _, c in a}) == len(a)
     assert bench.prompts(3, seed=1) != a
+    assert bench.prompts(3, seed=0, split="all") == a  # "all" is the sampling the bench always did
+
+
+def test_dev_and_test_splits_partition_each_category():
+    for cat, wcat in bench.CATEGORIES.items():
+        dev, test = bench.split_captions(cat, "dev"), bench.split_captions(cat, "test")
+        assert not set(dev) & set(test)
+        assert sorted(dev + test) == sorted(world.all_captions([wcat]))
+        assert abs(len(dev) - len(test)) <= 1
+    for seed in range(3):  # whatever the seed samples, dev prompts never reach the test set
+        d, t = bench.prompts(10, seed, "dev"), bench.prompts(10, seed, "test")
+        assert not {c for _, c in d} & {c for _, c in t}
+        assert all(c in bench.split_captions(cat, "test") for cat, c in t)
+    with pytest.raises(ValueError):
+        bench.split_captions("spatial", "train")
+
+
+def test_sign_test():
+    assert bench.sign_test(0, 0) == 1.0
+    assert bench.sign_test(5, 0) == pytest.approx(2 / 32) == bench.sign_test(0, 5)
+    assert bench.sign_test(6, 1) == pytest.approx(2 * (1 + 7) / 128)
+    assert bench.sign_test(3, 3) == 1.0  # an even split is capped at 1
+    assert bench.sign_test(12, 2) < 0.05 < bench.sign_test(8, 3)
+
+
+def _sample(cat, prompt, cond, ok):
+    return bench.Sample(cat, prompt, cond, ok, 0.0, 1.0)
+
+
+def test_paired_counts_discordant_prompts_only():
+    b = bench.ShapesBench([
+        _sample("spatial", "p1", "plain", False), _sample("spatial", "p1", "tto", True),  # tto wins
+        _sample("spatial", "p2", "plain", True), _sample("spatial", "p2", "tto", True),  # tie
+        _sample("motion", "p3", "plain", True), _sample("motion", "p3", "tto", False),  # tto loses
+        _sample("motion", "p4", "plain", False), _sample("motion", "p4", "tto", False),  # tie
+        _sample("motion", "p5", "tto", True),  # no plain sample: not paired
+    ])
+    assert bench.paired(b, "plain", "tto") == (1, 1, 1.0)
+    assert bench.paired(b, "plain", "tto", "spatial") == (1, 0, 1.0)
+    assert bench.paired(b, "plain", "tto", "motion")[:2] == (0, 1)
+    headers, rows = bench.paired_table(b)
+    assert headers == ["category", "tto vs plain"] and rows[0] == ["spatial", "+1 −0 (p = 1)"]
+
+
+def test_merge_baseline_adds_the_missing_conditions_of_the_same_prompts():
+    plain = bench.ShapesBench([_sample("spatial", "p1", "plain", False), _sample("spatial", "p1", "tto", False)])
+    tto = bench.ShapesBench([_sample("spatial", "p1", "tto", True)])
+    merged = bench.merge_baseline(tto, plain)
+    assert sorted((s.condition, s.success) for s in merged.samples) == [("plain", False), ("tto", True)]
+    with pytest.raises(ValueError):
+        bench.merge_baseline(bench.ShapesBench([_sample("spatial", "p2", "tto", True)]), plain)
+
+
+def test_samples_round_trip(tmp_path):
+    b = bench.ShapesBench([bench.Sample("motion", "p", "skip", True, 0.5, 3.0, 0, "hit", 0.9)])
+    bench.save(b, tmp_path / "s.json")
+    assert bench.load(tmp_path / "s.json") == b
 
 
 def test_success_rules_follow_each_category():
@@ -35,7 +94,7 @@ def test_table_and_plots(tmp_path):
     headers, rows = bench.table(b)
     assert headers[:4] == ["category", "n", "plain success", "tto success"]
     total = rows[-1]
-    assert total[0] == "**all**" and total[1] == 2 and total[2] == "50%" and total[3] == "100%"
+    assert total[0] == "**all**" and total[1] == 2 and total[2] == "1/2 (50%)" and total[3] == "2/2 (100%)"
     assert b.rate("skip")[2] == 4.0
     pngs = bench.plots(b, tmp_path)
     assert [p.name for p in pngs] == ["shapes_success.png", "shapes_memory_stream.png"]

@@ -15,12 +15,17 @@ def backend():
     return load_backend("shapes", "cpu")
 
 
-def test_weights_ship_within_budget_and_recipe_names_a_real_block(backend):
+def test_weights_ship_within_budget_and_recipe_names_real_blocks(backend):
     size = sum(p.stat().st_size for p in shapes_model.ASSET_DIR.iterdir())
     assert size <= 25 * 2**20
     recipe = json.loads((shapes_model.ASSET_DIR / "ttom.json").read_text())
     assert all(0 <= b < backend.num_blocks for b in recipe["layers"])
     assert backend.defaults.layers == tuple(recipe["layers"]) and backend.vae is None
+    from ttom.engine.tto import adapter_spec, recipe_config
+
+    spec = adapter_spec(backend, recipe_config(backend))  # the TTO recipe's φ goes where ttom.json says
+    assert spec.blocks == tuple(recipe["tto"].get("adapter_blocks", range(max(recipe["layers"]) + 1)))
+    assert all(0 <= b < backend.num_blocks for b in spec.blocks)
     assert sum(p.numel() for p in backend.transformer.parameters()) == pytest.approx(6.1e6, rel=0.05)
 
 

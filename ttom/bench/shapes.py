@@ -19,6 +19,7 @@ moving apart) → counts right and every direction right. mIoU is the critic's l
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -60,13 +61,30 @@ class ShapesBench:
                 float(np.mean([s.seconds for s in xs])), len(xs))
 
 
-def prompts(per_category: int, seed: int = 0) -> list[tuple[str, str]]:
-    """(category, caption) pairs: ``per_category`` distinct captions per category, fixed by ``seed``."""
+SPLITS = ("dev", "test", "all")
+SPLIT_SEED = 7919  # fixes which captions are dev and which test, whatever ``seed`` samples
+
+
+def split_captions(category: str, split: str = "all") -> list[str]:
+    """The category's captions in ``split``: half of them (every caption in exactly one half) are ``dev``
+    (for tuning the recipe), the other half ``test`` (for reporting), by a fixed shuffle; ``all`` is both."""
     from ttom.shapes import world
 
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    caps = world.all_captions([CATEGORIES[category]])
+    if split == "all":
+        return caps
+    order = np.random.default_rng(SPLIT_SEED + list(CATEGORIES).index(category)).permutation(len(caps))
+    half = order[: len(caps) // 2] if split == "dev" else order[len(caps) // 2:]
+    return [caps[int(j)] for j in sorted(half)]
+
+
+def prompts(per_category: int, seed: int = 0, split: str = "all") -> list[tuple[str, str]]:
+    """(category, caption) pairs: ``per_category`` distinct captions per category from ``split``, fixed by ``seed``."""
     out = []
-    for i, (cat, wcat) in enumerate(CATEGORIES.items()):
-        caps = world.all_captions([wcat])
+    for i, cat in enumerate(CATEGORIES):
+        caps = split_captions(cat, split)
         rng = np.random.default_rng(seed * 1000 + i)
         for j in rng.choice(len(caps), size=min(per_category, len(caps)), replace=False):
             out.append((cat, caps[int(j)]))
@@ -85,7 +103,7 @@ def success(category: str, report: dict) -> bool:
 
 
 def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip", "warm"), tto_overrides=None,
-        device: str = "cpu", progress=print) -> ShapesBench:
+        device: str = "cpu", progress=print, split: str = "all") -> ShapesBench:
     from ttom.agents.abstraction import abstract
     from ttom.agents.critic import critique
     from ttom.agents.planner import plan
@@ -96,7 +114,7 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
     backend = load_backend("shapes", device)
     overrides = tto_overrides or {}
     bench = ShapesBench()
-    items = [(cat, cap, plan(cap, planner="offline").layout) for cat, cap in prompts(per_category, seed)]
+    items = [(cat, cap, plan(cap, planner="offline").layout) for cat, cap in prompts(per_category, seed, split)]
 
     def judge(cat, cap, layout, cond, result, seconds, **extra):
         rep = critique(result.frames, layout, backend="shapes").summary()
@@ -197,13 +215,66 @@ def table(bench: ShapesBench) -> tuple[list[str], list[list]]:
     rows = []
     for cat in [*CATEGORIES, None]:
         r = [cat or "**all**", bench.rate(conds[0], cat)[3]]
-        r += [f"{bench.rate(c, cat)[0]:.0%}" for c in conds]
+        for c in conds:
+            ok = [s.success for s in bench.samples if s.condition == c and cat in (None, s.category)]
+            r.append(f"{sum(ok)}/{len(ok)} ({np.mean(ok):.0%})" if ok else "–")
         r += [round(bench.rate(c, cat)[1], 3) for c in conds]
         r += [round(bench.rate(c, cat)[2], 1) for c in conds]
         rows.append(r)
     return headers, rows
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the chance of a split at least this uneven among ``wins + losses``
+    discordant pairs if either side were equally likely to win each (ties are left out beforehand)."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired(bench: ShapesBench, base: str, cond: str, cat: str | None = None) -> tuple[int, int, float]:
+    """Paired comparison on the prompts both conditions ran: (prompts where ``cond`` succeeded and
+    ``base`` failed, the reverse, the sign-test p-value of that split)."""
+    def outcomes(c):
+        return {(s.category, s.prompt): s.success for s in bench.samples
+                if s.condition == c and cat in (None, s.category)}
+
+    a, b = outcomes(base), outcomes(cond)
+    both = a.keys() & b.keys()
+    wins = sum(b[k] and not a[k] for k in both)
+    losses = sum(a[k] and not b[k] for k in both)
+    return wins, losses, sign_test(wins, losses)
+
+
+def paired_table(bench: ShapesBench, base: str = "plain") -> tuple[list[str], list[list]]:
+    """Per category and overall: each condition against ``base``, as ``+wins −losses (p)``."""
+    conds = [c for c in ("plain", "tto", "skip", "warm") if c != base and any(s.condition == c for s in bench.samples)]
+    rows = []
+    for cat in [*CATEGORIES, None]:
+        row = [cat or "**all**"]
+        for c in conds:
+            w, l, p = paired(bench, base, c, cat)
+            row.append(f"+{w} −{l} (p = {p:.2g})")
+        rows.append(row)
+    return ["category"] + [f"{c} vs {base}" for c in conds], rows
+
+
+def merge_baseline(bench: ShapesBench, baseline: ShapesBench) -> ShapesBench:
+    """``bench`` plus ``baseline``'s samples of the conditions ``bench`` did not run (e.g. plain, run once
+    per prompt set); the two must have run the same prompts."""
+    ran = {s.condition for s in bench.samples}
+    prompts_of = lambda b: {(s.category, s.prompt) for s in b.samples}  # noqa: E731
+    if prompts_of(bench) != prompts_of(baseline):
+        raise ValueError("the baseline ran a different prompt set (check -n, --seed and --split)")
+    return ShapesBench([s for s in baseline.samples if s.condition not in ran] + bench.samples)
+
+
 def save(bench: ShapesBench, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([asdict(s) for s in bench.samples], indent=1))
+
+
+def load(path: Path) -> ShapesBench:
+    return ShapesBench([Sample(**d) for d in json.loads(Path(path).read_text())])
