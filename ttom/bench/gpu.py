@@ -13,14 +13,15 @@ One run per model measures, in one process:
 1. a plain CFG generation of ``steps`` denoising steps (transformer time; the baseline);
 2. one TTO iteration (forward to the supervised block, backward to φ, AdamW step) for each of the
    engine's options, median of ``repeats``, with its peak memory: truncated (the default), φ
-   computed in fp32 as peft would, checkpointing every block, the full-depth forward and backward
-   of the official code, and the least checkpointing that keeps the peak within ``memory_cap`` ×
-   plain generation's peak;
-3. TTO end to end on the official schedule (5 steps × 8 iterations; the early stop is disabled so
-   every iteration runs: with random weights the loss never reaches a real threshold anyway), at
-   the fastest setting and at the memory-capped one;
+   computed in fp32 as peft would, checkpointing every block, the full-depth forward of the
+   official code, φ in the supervised block only (for scale: a different method), and the least
+   checkpointing that keeps the peak within ``memory_cap`` × plain generation's peak;
+3. TTO end to end on the official schedule (5 steps × 8 iterations, the early stop disabled so
+   every iteration runs: the worst case), at the fastest setting and at the memory-capped one;
 4. a memory hit: φ loaded, no optimisation (``skip``);
-5. the supervised block alone: the stock block, and the block as TTO runs it (capture processor
+5. optionally (``speed_options``), a plain CFG step and a TTO iteration under global options that
+   change plain generation too: cuDNN attention, compiled blocks;
+6. the supervised block alone: the stock block, and the block as TTO runs it (capture processor
    recording, stopped once the maps exist), forward and forward+backward, with memory.
 
 Ratios are to the plain generation. With fewer than 50 steps the 50-step figures are extrapolated
@@ -237,6 +238,7 @@ class ModelResult:
     speed: dict[str, dict] = field(default_factory=dict)
     device: str = ""
     command: str = ""
+    family: str = ""  # cogvideox | wan
 
     # ----- derived: every ratio is to a plain generation of 50 steps ------------------------
     def plain50_s(self) -> float:
@@ -342,8 +344,11 @@ def _block_bench(backend: Backend, layout: Layout, spec: VideoSpec, latents, t, 
 
         out["capture_fwd_ms"], _ = measured(capture_fwd)
         out["capture_fwd_bwd_ms"], out["capture_extra_gib"] = measured(capture_fwd_bwd)
-    n = math.prod(grid) + (backend.max_text_len if backend.family == "cogvideox" else 0)
-    out["nxn_gib"] = n * n * backend.attn_module(layer).heads * 2 / GIB  # the full attention matrix, bf16
+    # The whole attention matrix of the attention the capture reads, bf16, all heads: CogVideoX's joint
+    # attention is N×N over [text; video]; Wan's cross-attention is N_video × its text keys.
+    queries = math.prod(grid)
+    keys = queries + backend.max_text_len if backend.family == "cogvideox" else backend.max_text_len
+    out["full_map_gib"] = queries * keys * backend.attn_module(layer).heads * 2 / GIB
     return out
 
 
@@ -425,7 +430,7 @@ def run_model(arch: Arch, device: torch.device | str = "cuda", *, steps: int = 5
     layout = Layout.parse(LAYOUT)
     spec = backend.defaults.video
     path = max(backend.defaults.layers) + 1  # blocks the truncated forward and backward run through
-    res = ModelResult(arch=arch.name, video=arch.video,
+    res = ModelResult(arch=arch.name, video=arch.video, family=arch.family,
                       params_b=sum(p.numel() for p in backend.transformer.parameters()) / 1e9,
                       tokens=math.prod(backend.token_grid(spec)), text_tokens=arch.text_len,
                       layers=list(backend.defaults.layers), steps=steps, tto_steps=tto_steps, iterations=iterations,
@@ -610,7 +615,7 @@ def speed_table(results: list[ModelResult]) -> tuple[list[str], list[list]]:
 
 def block_table(results: list[ModelResult]) -> tuple[list[str], list[list]]:
     headers = ["model", "block", "stock fwd", "TTO's fwd (capture)", "stock fwd+bwd", "TTO's fwd+bwd (capture)",
-               "memory above inputs: stock → capture", "N×N would be"]
+               "memory above inputs: stock → capture", "the read attention's full map would be"]
     rows = []
     for r in results:
         b = r.block
@@ -618,7 +623,8 @@ def block_table(results: list[ModelResult]) -> tuple[list[str], list[list]]:
                      f"{b['capture_fwd_ms']:.1f} ms ({_pct(b['capture_fwd_ms'] / b['stock_fwd_ms'])})",
                      f"{b['stock_fwd_bwd_ms']:.1f} ms",
                      f"{b['capture_fwd_bwd_ms']:.1f} ms ({_pct(b['capture_fwd_bwd_ms'] / b['stock_fwd_bwd_ms'])})",
-                     f"{_gib(b['stock_extra_gib'])} → {_gib(b['capture_extra_gib'])}", _gib(b["nxn_gib"])])
+                     f"{_gib(b['stock_extra_gib'])} → {_gib(b['capture_extra_gib'])}",
+                     f"{_gib(b['full_map_gib'])} ({'N×N, joint' if r.family == 'cogvideox' else 'N × text keys'})"])
     return headers, rows
 
 

@@ -255,8 +255,8 @@ def paired_table(bench: ShapesBench, base: str = "plain") -> tuple[list[str], li
     for cat in [*CATEGORIES, None]:
         row = [cat or "**all**"]
         for c in conds:
-            w, l, p = paired(bench, base, c, cat)
-            row.append(f"+{w} −{l} (p = {p:.2g})")
+            won, lost, p = paired(bench, base, c, cat)
+            row.append(f"+{won} −{lost} (p = {p:.2g})")
         rows.append(row)
     return ["category"] + [f"{c} vs {base}" for c in conds], rows
 
