@@ -38,8 +38,8 @@ def test_sign_test():
     assert bench.sign_test(12, 2) < 0.05 < bench.sign_test(8, 3)
 
 
-def _sample(cat, prompt, cond, ok):
-    return bench.Sample(cat, prompt, cond, ok, 0.0, 1.0)
+def _sample(cat, prompt, cond, ok, miou=0.0):
+    return bench.Sample(cat, prompt, cond, ok, miou, 1.0)
 
 
 def test_paired_counts_discordant_prompts_only():
@@ -54,7 +54,21 @@ def test_paired_counts_discordant_prompts_only():
     assert bench.paired(b, "plain", "tto", "spatial") == (1, 0, 1.0)
     assert bench.paired(b, "plain", "tto", "motion")[:2] == (0, 1)
     headers, rows = bench.paired_table(b)
-    assert headers == ["category", "tto vs plain"] and rows[0] == ["spatial", "+1 −0 (p = 1)"]
+    assert headers == ["category", "tto vs plain: success", "tto vs plain: mIoU"]
+    assert rows[0] == ["spatial", "+1 −0 (p = 1)", "+0 −0 (p = 1)"]  # every mIoU here is 0: all ties
+
+
+def test_paired_miou_counts_higher_and_lower_layout_miou():
+    b = bench.ShapesBench([
+        _sample("spatial", "p1", "plain", False, 0.1), _sample("spatial", "p1", "tto", False, 0.3),  # higher
+        _sample("spatial", "p2", "plain", True, 0.5), _sample("spatial", "p2", "tto", True, 0.4),  # lower
+        _sample("motion", "p3", "plain", False, 0.2), _sample("motion", "p3", "tto", False, 0.2),  # tie
+        _sample("motion", "p4", "plain", False, 0.0), _sample("motion", "p4", "tto", False, 0.6),  # higher
+    ])
+    assert bench.paired(b, "plain", "tto", measure="miou") == (2, 1, 1.0)
+    assert bench.paired(b, "plain", "tto") == (0, 0, 1.0)  # no success changed
+    with pytest.raises(ValueError, match="measure"):
+        bench.paired(b, "plain", "tto", measure="speed")
 
 
 def test_merge_baseline_adds_the_missing_conditions_of_the_same_prompts():

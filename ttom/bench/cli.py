@@ -25,6 +25,8 @@ def bench_shapes(
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
     baseline: Path = typer.Option(None, "--baseline", help="Samples JSON of an earlier run on the same prompts: "
                                   "its conditions not run now (e.g. plain) join the table and the paired comparison."),
+    from_samples: Path = typer.Option(None, "--from-samples", help="Generate nothing: tabulate the samples an "
+                                      "earlier run wrote with --samples (no plots, nothing recorded)."),
     no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
 ) -> None:
     """TTO and memory on the bundled shapes model: success and mIoU per category, time per video, plots."""
@@ -41,9 +43,17 @@ def bench_shapes(
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
                      layers=blocks(layers), adapter_blocks=blocks(adapter_blocks), rank=rank)
-    bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
-                       progress=lambda m: console.print(m, highlight=False), split=split)
-    if samples:
+    if from_samples:
+        try:
+            bench = shapes.load(from_samples)
+        except (OSError, ValueError, TypeError) as e:
+            from ttom.errors import ConfigError
+
+            raise ConfigError(f"{from_samples}: not a samples file written by ttom bench shapes --samples ({e})") from None
+    else:
+        bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
+                           progress=lambda m: console.print(m, highlight=False), split=split)
+    if samples and not from_samples:
         shapes.save(bench, samples)  # this run's own samples, before any baseline joins them
     if baseline:
         bench = shapes.merge_baseline(bench, shapes.load(baseline))
@@ -57,6 +67,8 @@ def bench_shapes(
         for r in rs:
             t.add_row(*map(str, r))
         console.print(t)
+    if from_samples:
+        return
     pngs = shapes.plots(bench, out)
     if not no_record:
         from ttom.engine.backends import load_backend

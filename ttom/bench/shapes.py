@@ -234,31 +234,38 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def paired(bench: ShapesBench, base: str, cond: str, cat: str | None = None) -> tuple[int, int, float]:
-    """Paired comparison on the prompts both conditions ran: (prompts where ``cond`` succeeded and
-    ``base`` failed, the reverse, the sign-test p-value of that split)."""
+def paired(bench: ShapesBench, base: str, cond: str, cat: str | None = None,
+           measure: str = "success") -> tuple[int, int, float]:
+    """Paired comparison on the prompts both conditions ran: (prompts where ``cond`` did better than
+    ``base``, the reverse, the sign-test p-value of that split). ``measure``: ``success`` (succeeded
+    where the other failed) or ``miou`` (a higher layout mIoU); ties are left out."""
+    if measure not in ("success", "miou"):
+        raise ValueError(f"measure must be 'success' or 'miou', got {measure!r}")
+
     def outcomes(c):
-        return {(s.category, s.prompt): s.success for s in bench.samples
+        return {(s.category, s.prompt): float(s.success if measure == "success" else s.miou) for s in bench.samples
                 if s.condition == c and cat in (None, s.category)}
 
     a, b = outcomes(base), outcomes(cond)
     both = a.keys() & b.keys()
-    wins = sum(b[k] and not a[k] for k in both)
-    losses = sum(a[k] and not b[k] for k in both)
+    wins = sum(b[k] > a[k] for k in both)
+    losses = sum(a[k] > b[k] for k in both)
     return wins, losses, sign_test(wins, losses)
 
 
 def paired_table(bench: ShapesBench, base: str = "plain") -> tuple[list[str], list[list]]:
-    """Per category and overall: each condition against ``base``, as ``+wins −losses (p)``."""
+    """Per category and overall: each condition against ``base`` on success and on layout mIoU, as
+    ``+wins −losses (p)``."""
     conds = [c for c in ("plain", "tto", "skip", "warm") if c != base and any(s.condition == c for s in bench.samples)]
     rows = []
     for cat in [*CATEGORIES, None]:
         row = [cat or "**all**"]
         for c in conds:
-            won, lost, p = paired(bench, base, c, cat)
-            row.append(f"+{won} −{lost} (p = {p:.2g})")
+            for measure in ("success", "miou"):
+                won, lost, p = paired(bench, base, c, cat, measure)
+                row.append(f"+{won} −{lost} (p = {p:.2g})")
         rows.append(row)
-    return ["category"] + [f"{c} vs {base}" for c in conds], rows
+    return ["category"] + [f"{c} vs {base}: {m}" for c in conds for m in ("success", "mIoU")], rows
 
 
 def merge_baseline(bench: ShapesBench, baseline: ShapesBench) -> ShapesBench:
