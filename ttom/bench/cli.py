@@ -7,6 +7,18 @@ from pathlib import Path
 import typer
 
 
+def print_table(console, title: str, headers, rows) -> None:
+    """A benchmark table on the terminal (rich); docs/benchmarks.md gets the markdown form."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for h in headers:
+        t.add_column(h, justify="right")
+    for r in rows:
+        t.add_row(*map(str, r))
+    console.print(t)
+
+
 def bench_shapes(
     per_category: int = typer.Option(4, "--per-category", "-n", help="Prompts per category."),
     seed: int = typer.Option(0, "--seed"),
@@ -31,7 +43,6 @@ def bench_shapes(
 ) -> None:
     """TTO and memory on the bundled shapes model: success and mIoU per category, time per video, plots."""
     from rich.console import Console
-    from rich.table import Table
 
     from ttom.bench import shapes
     from ttom.bench.report import markdown_table, write_section
@@ -61,12 +72,7 @@ def bench_shapes(
     pheaders, prows = shapes.paired_table(bench)
     for title, hs, rs in (("shapes model: plain vs TTO vs memory", headers, rows),
                           ("paired against plain: +prompts won −prompts lost (sign-test p)", pheaders, prows)):
-        t = Table(title=title)
-        for h in hs:
-            t.add_column(h, justify="right")
-        for r in rs:
-            t.add_row(*map(str, r))
-        console.print(t)
+        print_table(console, title, hs, rs)
     if from_samples:
         return
     pngs = shapes.plots(bench, out)
@@ -114,7 +120,6 @@ def bench_gpu(
 
     import torch
     from rich.console import Console
-    from rich.table import Table
 
     from ttom.bench import gpu
     from ttom.bench.report import command_line, markdown_table, write_section
@@ -161,12 +166,7 @@ def bench_gpu(
         headers, rows = table(results)
         if not rows:
             continue
-        t = Table(title=title)
-        for h in headers:
-            t.add_column(h, justify="right")
-        for r in rows:
-            t.add_row(*map(str, r))
-        console.print(t)
+        print_table(console, title, headers, rows)
         sections.append(f"### {title}\n\n" + markdown_table(headers, rows))
     if not no_record:
         runs = "\n".join(f"- `{r.command}` ({r.arch}, {r.steps} steps)" for r in results)
