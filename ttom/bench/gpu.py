@@ -461,21 +461,26 @@ def run_model(arch: Arch, device: torch.device | str = "cuda", *, steps: int = 5
 
     res.step_ms = _median_ms(dev, cfg_step, repeats)
 
-    def iteration(name: str, fp32_phi: bool = False, **options) -> dict:
+    def time_iteration(fp32_phi: bool = False, warmups: int = 1, **options) -> tuple[float, float | None]:
+        """Median time and peak memory of one TTO iteration with these TTOConfig ``options``."""
         cfg = TTOConfig(**{**base, "steps": 1, "iterations": 1, **options})
+        with checkpointing(backend, cfg.gradient_checkpointing):
+            session = TTOSession(backend, layout, spec, cfg, None)
+            try:
+                if fp32_phi:
+                    _peft_fp32_compute(backend.transformer)
+                for _ in range(warmups):  # warm-up (compiles, and the optimiser's state)
+                    session.optimise(latents, t, cond, extra)
+                _reset_peak(dev)
+                ms = _median_ms(dev, lambda: session.optimise(latents, t, cond, extra), repeats)
+                return ms, _peak_gib(dev)
+            finally:
+                session.close()
+
+    def iteration(name: str, fp32_phi: bool = False, **options) -> dict:
         entry = {"ms": None, "peak_gib": None, "config": options, "fp32_phi": fp32_phi}
         try:
-            with checkpointing(backend, cfg.gradient_checkpointing):
-                session = TTOSession(backend, layout, spec, cfg, None)
-                try:
-                    if fp32_phi:
-                        _peft_fp32_compute(backend.transformer)
-                    session.optimise(latents, t, cond, extra)  # warm-up (and the optimiser's state)
-                    _reset_peak(dev)
-                    entry["ms"] = _median_ms(dev, lambda: session.optimise(latents, t, cond, extra), repeats)
-                    entry["peak_gib"] = _peak_gib(dev)
-                finally:
-                    session.close()
+            entry["ms"], entry["peak_gib"] = time_iteration(fp32_phi, **options)
         except torch.OutOfMemoryError:
             pass  # recorded as "out of memory"
         if dev.type == "cuda":
@@ -521,14 +526,7 @@ def run_model(arch: Arch, device: torch.device | str = "cuda", *, steps: int = 5
             with speed_option(backend, option):
                 cfg_step()  # warm-up (compiles)
                 entry["step_ms"] = _median_ms(dev, cfg_step, repeats)
-                cfg = TTOConfig(**{**base, "steps": 1, "iterations": 1})
-                session = TTOSession(backend, layout, spec, cfg, None)
-                try:
-                    session.optimise(latents, t, cond, extra)
-                    session.optimise(latents, t, cond, extra)
-                    entry["iteration_ms"] = _median_ms(dev, lambda s=session: s.optimise(latents, t, cond, extra), repeats)
-                finally:
-                    session.close()
+                entry["iteration_ms"], _ = time_iteration(warmups=2)
         except Exception as e:  # an option that does not work here is reported, not fatal
             entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
         res.speed[option] = entry
