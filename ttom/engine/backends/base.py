@@ -134,8 +134,14 @@ class Backend:
         """(frames, rows, cols) of video tokens, in the order the transformer flattens them."""
         raise NotImplementedError
 
-    def prepare_latents(self, spec: VideoSpec, generator: torch.Generator) -> torch.Tensor:
+    def latent_shape(self, spec: VideoSpec) -> tuple[int, ...]:
+        """Shape of the initial latents (batch 1), in the transformer's own layout."""
         raise NotImplementedError
+
+    def prepare_latents(self, spec: VideoSpec, generator: torch.Generator) -> torch.Tensor:
+        """Initial noise, drawn on the CPU from ``generator`` (the same video on every device)."""
+        x = torch.randn(self.latent_shape(spec), generator=generator, dtype=torch.float32)
+        return (x * getattr(self.scheduler, "init_noise_sigma", 1.0)).to(self.device, self.dtype)
 
     def forward_kwargs(self, spec: VideoSpec) -> dict:
         """Extra keyword arguments of the transformer call that depend only on the video size."""

@@ -63,10 +63,6 @@ class CogVideoXBackend(Backend):
         s = self.spatial_factor
         return (1, self.latent_frames(spec), c, spec.height // s, spec.width // s)
 
-    def prepare_latents(self, spec: VideoSpec, generator: torch.Generator) -> torch.Tensor:
-        x = torch.randn(self.latent_shape(spec), generator=generator, dtype=torch.float32)
-        return (x * getattr(self.scheduler, "init_noise_sigma", 1.0)).to(self.device, self.dtype)
-
     def forward_kwargs(self, spec: VideoSpec) -> dict:
         cfg = self.transformer.config
         if not cfg.use_rotary_positional_embeddings:

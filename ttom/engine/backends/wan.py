@@ -53,10 +53,6 @@ class WanBackend(Backend):
         s = self.spatial_factor
         return (1, c, self.latent_frames(spec), spec.height // s, spec.width // s)
 
-    def prepare_latents(self, spec: VideoSpec, generator: torch.Generator) -> torch.Tensor:
-        x = torch.randn(self.latent_shape(spec), generator=generator, dtype=torch.float32)
-        return (x * getattr(self.scheduler, "init_noise_sigma", 1.0)).to(self.device, self.dtype)
-
     def predict(self, latents, t, embeds, extra):
         timestep = t.expand(latents.shape[0]).to(self.device)
         return self.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=embeds,
