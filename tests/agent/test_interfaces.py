@@ -12,7 +12,7 @@ from ttom.cli import app
 from .conftest import PROMPT
 
 runner = CliRunner()
-FAST_ARGS = ["--model", "tiny-cogvideox", "--device", "cpu", "--steps", "3", "--tto-steps", "1", "--tto-iters", "2"]
+FAST_ARGS = ["--model", "tiny-cogvideox", "--device", "cpu", "--steps", "3", "--tto-steps", "1", "--tto-iterations", "2"]
 
 
 def test_generate_runs_the_graph_and_a_second_similar_request_hits_memory(tmp_path):
@@ -42,7 +42,7 @@ def test_generate_runs_the_graph_and_a_second_similar_request_hits_memory(tmp_pa
 def test_chat_edits_on_one_thread(tmp_path):
     lines = "a dog sits on the right while a red car drives to the left\nmake the dog bigger\nnow two dogs\nquit\n"
     result = runner.invoke(app, ["chat", "--model", "tiny-cogvideox", "--device", "cpu", "--steps", "2",
-                                 "--tto-steps", "1", "--tto-iters", "1", "--critic", "off", "--out", str(tmp_path)],
+                                 "--tto-steps", "1", "--tto-iterations", "1", "--critic", "off", "--out", str(tmp_path)],
                            input=lines)
     assert result.exit_code == 0, result.output
     turns = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
@@ -54,7 +54,7 @@ def test_chat_edits_on_one_thread(tmp_path):
 def test_langchain_tool_wraps_the_whole_graph(tmp_path):
     from ttom.tools.agent_tool import make_video_tool
 
-    tool = make_video_tool({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto_steps": 1, "tto_iters": 1,
+    tool = make_video_tool({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": {"steps": 1, "iterations": 1},
                             "critic": "off", "out_dir": str(tmp_path)})
     assert tool.name == "generate_video" and "prompt" in tool.args
     msg = tool.invoke({"type": "tool_call", "id": "call-1", "name": "generate_video", "args": {"prompt": PROMPT}})
@@ -67,7 +67,7 @@ def test_mcp_server_submit_status_result(tmp_path):
 
     from ttom.tools.mcp_server import build_server
 
-    server = build_server({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto_steps": 1, "tto_iters": 1,
+    server = build_server({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": {"steps": 1, "iterations": 1},
                            "critic": "off", "out_dir": str(tmp_path)})
 
     async def main():

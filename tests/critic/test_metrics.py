@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ttom.layout import Keyframe, Layout, LayoutObject, static_object
-from ttom.tools.vision.base import Grounding, Track, box_iou, keyframe_indices, mask_box
-from ttom.tools.vision.config import CriticConfig
-from ttom.tools.vision.metrics import (
+from ttom.critic.grounders.base import Grounding, Track, box_iou, keyframe_indices, mask_box
+from ttom.critic.config import CriticConfig
+from ttom.critic.metrics import (
     compbench_frame_score,
     direction_ok,
     frame_ranges,

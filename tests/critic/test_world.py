@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ttom.shapes import world as w
-from ttom.tools.vision.prompt_facts import parse_prompt_facts
+from ttom.critic.prompt_facts import parse_prompt_facts
 
 
 def test_phrase_parsing():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ttom.agents.abstraction import abstract, direction_tokens
-from ttom.agents.offline_planner import plan_offline
-from ttom.agents.validate import repair, repair_offline, validate
+from ttom.planning.abstraction import abstract, direction_tokens
+from ttom.planning.offline import plan_offline
+from ttom.planning.offline import repair_offline
+from ttom.planning.plan import repair
+from ttom.planning.validate import validate
 from ttom.layout import Keyframe, Layout, LayoutObject, static_object
 
 

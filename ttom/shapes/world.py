@@ -1,7 +1,7 @@
 """The synthetic shapes world: coloured shapes that stand still or move on plain backgrounds.
 
 The bundled shapes model (issue 7) is trained on videos of this world, and the critic's analytic
-backend (``ttom.tools.vision.shapes``) judges them by colour and shape alone, so the vocabulary is
+backend (``ttom.critic.grounders.shapes``) judges them by colour and shape alone, so the vocabulary is
 chosen to keep colour segmentation unambiguous.
 
 Vocabulary

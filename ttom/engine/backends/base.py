@@ -90,8 +90,7 @@ class Backend:
         return getattr(self.blocks[block], self.attn_name)
 
     def signature(self, spec: AdapterSpec) -> Signature:
-        return Signature(backend=self.family, model_id=self.model_id, blocks=sorted(spec.blocks),
-                         modules=list(spec.modules), rank=spec.rank, alpha=float(spec.alpha), attention=self.attn_name)
+        return signature_for(self.family, self.model_id, self.attn_name, spec)
 
     # ----- text -------------------------------------------------------------------------------
     def encode_prompt(self, prompt: str) -> PromptEncoding:
@@ -153,6 +152,12 @@ class Backend:
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Latents → uint8 frames (F, H, W, 3)."""
         raise NotImplementedError
+
+
+def signature_for(family: str, model_id: str, attn_name: str, spec: AdapterSpec) -> Signature:
+    """The signature φ with ``spec`` carries on this model (what memory recall must match)."""
+    return Signature(backend=family, model_id=model_id, blocks=sorted(spec.blocks), modules=list(spec.modules),
+                     rank=spec.rank, alpha=float(spec.alpha), attention=attn_name)
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ttom.engine.backends.base import BackendDefaults, VideoSpec
-from ttom.engine.backends.text import load_minilm
+from ttom.minilm import load_minilm
 
 TEXT_LEN = 32
 TINY_VIDEO = VideoSpec(num_frames=9, height=64, width=64)
@@ -64,18 +64,23 @@ def tiny_wan_parts(seed: int = 0):
 TINY_DEFAULTS = dict(video=TINY_VIDEO, steps=10, guidance_scale=5.0, layers=(2,), rank=4, alpha=4.0)
 
 
+def tiny_defaults(name: str) -> BackendDefaults:
+    """The recipe of ``tiny-cogvideox`` or ``tiny-wan`` (Wan normalises over its text keys)."""
+    return BackendDefaults(**TINY_DEFAULTS, normalization="text" if name == "tiny-wan" else "joint")
+
+
 def tiny_cogvideox(device: torch.device, dtype: torch.dtype):
     from ttom.engine.backends.cogvideox import CogVideoXBackend
 
     parts = tiny_cogvideox_parts()
-    return _build(CogVideoXBackend, "tiny-cogvideox", parts, BackendDefaults(**TINY_DEFAULTS), device, dtype)
+    return _build(CogVideoXBackend, "tiny-cogvideox", parts, tiny_defaults("tiny-cogvideox"), device, dtype)
 
 
 def tiny_wan(device: torch.device, dtype: torch.dtype):
     from ttom.engine.backends.wan import WanBackend
 
     parts = tiny_wan_parts()
-    return _build(WanBackend, "tiny-wan", parts, BackendDefaults(**TINY_DEFAULTS, normalization="text"), device, dtype)
+    return _build(WanBackend, "tiny-wan", parts, tiny_defaults("tiny-wan"), device, dtype)
 
 
 def _build(cls, name, parts, defaults, device, dtype):

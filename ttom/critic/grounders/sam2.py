@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ttom.critic.grounders.hf import DEFAULT_DETECTOR, GroundingDinoDetector, resolve_device
+from ttom.critic.grounders.pipeline import DetectTrackGrounder, Prompt, TrackerOutput
 from ttom.errors import TtomError, WeightsNotFoundError
-from ttom.tools.vision.hf import DEFAULT_DETECTOR, GroundingDinoDetector, resolve_device
-from ttom.tools.vision.pipeline import DetectTrackGrounder, Prompt, TrackerOutput
 
 DEFAULT_SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 _CONVERT = (

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ttom.critic.grounders.base import phrase_key
 from ttom.layout import Layout
-from ttom.tools.vision.base import phrase_key
 
 # relation words -> T2V-CompBench's 2D relation names ("on" counts as above, "under" as below)
 _RELATION_WORDS = [

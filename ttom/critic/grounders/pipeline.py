@@ -16,8 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ttom.layout import Box
-from ttom.tools.vision.base import (
+from ttom.critic.grounders.base import (
     Grounding,
     ObjectQuery,
     Track,
@@ -27,6 +26,7 @@ from ttom.tools.vision.base import (
     mask_box,
     mask_centroid,
 )
+from ttom.layout import Box
 
 
 @dataclass(frozen=True)

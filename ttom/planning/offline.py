@@ -1,7 +1,7 @@
 """The offline planner: a deterministic layout from a prompt, with no model and no network.
 
 It is the default when no LLM endpoint is configured (``TTOM_LLM_BASE_URL`` unset). It reads the
-prompt with ``ttom.agents.parse.analyze`` and places one box track per object instance:
+prompt with ``ttom.planning.parse.analyze`` and places one box track per object instance:
 
 1. every object group gets a default box size from its class (small / medium / large, tall or
    wide) and its size adjectives; N instances are laid out as a grid inside the group's box;
@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ttom.agents import lexicon as lx
-from ttom.agents.parse import SceneSpec, analyze
+from ttom.geometry import centre
 from ttom.layout import Keyframe, Layout, LayoutObject
+from ttom.planning import lexicon as lx
+from ttom.planning.parse import SceneSpec, analyze, names_match
+from ttom.planning.validate import ValidationReport, validate
 
 # Width / height of a typical video frame (720x480 CogVideoX, 832x480 Wan): a box that is square
 # in pixels is 1/1.5 as wide as it is tall in normalised units.
@@ -329,7 +331,7 @@ def _place_paths(spec: SceneSpec, groups: dict[int, _Group], pathers: list[int])
 def plan_offline(prompt: str, spec: SceneSpec | None = None) -> Layout:
     """A layout for ``prompt``, deterministic and offline (see the module docstring)."""
     if not prompt or not prompt.strip():
-        from ttom.agents.errors import PlannerError
+        from ttom.planning.errors import PlannerError
 
         raise PlannerError("the prompt is empty; give a sentence describing the scene")
     spec = spec or analyze(prompt)
@@ -373,3 +375,72 @@ def _describe(spec: SceneSpec) -> str:
     for mo in spec.motions:
         parts.append(f"{spec.mentions[mo.mention].name} moves {mo.direction}")
     return "; ".join(parts) or "no objects recognised"
+
+
+# ---------------------------------------------------------------------------------------------
+def repair_offline(layout: Layout, report: ValidationReport | None = None, spec: SceneSpec | None = None) -> Layout:
+    """A deterministic repair: fix what can be fixed in place, borrow the offline plan for the rest.
+
+    1. in place: ids renumbered, tiny boxes grown about their centre, surplus instances dropped,
+       tracks that move the wrong way reversed;
+    2. objects still in error are replaced by the offline planner's objects of the same names;
+    3. if errors remain, the offline planner's whole layout (keeping the enriched prompt).
+    """
+    spec = spec or analyze(layout.prompt)
+    report = report or validate(layout, spec=spec)
+    if report.ok:
+        return layout
+    objs = [o.model_copy(deep=True) for o in layout.objects]
+    bad_codes = {f.code for f in report.errors}
+    # surplus instances
+    for f in report.errors:
+        if f.code == "wrong_count":
+            name = objs[[o.id for o in objs].index(f.object_ids[0])].name if f.object_ids else None
+            want = next((spec.mentions[k].count for k in spec.objects if name and names_match(spec.mentions[k].name, name)), None)
+            same = [o for o in objs if name and names_match(o.name, name)]
+            if want is not None and len(same) > want:
+                drop = {o.id for o in same[want:]}
+                objs = [o for o in objs if o.id not in drop]
+    # tiny boxes and reversed motions
+    wrong_dir = {i for f in report.errors if f.code == "wrong_motion" for i in f.object_ids}
+    tiny = {i for f in report.errors if f.code == "tiny_box" for i in f.object_ids}
+    fixed: list[LayoutObject] = []
+    for o in objs:
+        kfs = list(o.keyframes)
+        if o.id in tiny:
+            kfs = [Keyframe(t=kf.t, box=_grow(kf.box)) for kf in kfs]
+        if o.id in wrong_dir and len(kfs) >= 2:
+            boxes = [kf.box for kf in kfs][::-1]
+            kfs = [Keyframe(t=kf.t, box=b) for kf, b in zip(kfs, boxes, strict=True)]
+        fixed.append(o.model_copy(update={"keyframes": kfs}))
+    candidate = _renumber(layout, fixed)
+    rep = validate(candidate, spec=spec)
+    if rep.ok:
+        return candidate
+    # borrow the offline plan for the names still in error
+    offline = plan_offline(layout.prompt, spec)
+    bad_names = {o.name for o in candidate.objects if any(o.id in f.object_ids for f in rep.errors)}
+    for f in rep.errors:
+        if f.code in ("missing_object", "wrong_count", "wrong_visibility", "wrong_position"):
+            bad_names |= {spec.mentions[k].name for k in spec.objects if spec.mentions[k].name in f.message}
+    if bad_names and "empty_layout" not in bad_codes:
+        keep = [o for o in candidate.objects if not any(names_match(o.name, n) for n in bad_names)]
+        borrowed = [o for o in offline.objects if any(names_match(o.name, n) for n in bad_names)]
+        candidate = _renumber(layout, keep + borrowed)
+        if validate(candidate, spec=spec).ok:
+            return candidate
+    return offline.model_copy(update={"enriched_prompt": layout.enriched_prompt, "camera": layout.camera,
+                                      "background": layout.background or offline.background})
+
+
+def _grow(box: tuple[float, float, float, float], side: float = 0.06) -> tuple[float, float, float, float]:
+    cx, cy = centre(box)
+    w, h = max(box[2] - box[0], side), max(box[3] - box[1], side)
+    x0 = min(max(cx - w / 2, 0.0), 1.0 - w)
+    y0 = min(max(cy - h / 2, 0.0), 1.0 - h)
+    return (x0, y0, x0 + w, y0 + h)
+
+
+def _renumber(layout: Layout, objects: list[LayoutObject]) -> Layout:
+    objs = [o.model_copy(update={"id": i}) for i, o in enumerate(objects)]
+    return layout.model_copy(update={"objects": objs})

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ttom.agents.geometry import centre
-from ttom.agents.parse import SceneSpec, analyze, names_match
+from ttom.geometry import centre
 from ttom.layout import Layout, LayoutObject
+from ttom.planning.parse import SceneSpec, analyze, names_match
 
 STEP_MIN = 0.02  # a third of the clip moving less than 2% of the frame reads as "still"
 _FILLER = ("a realistic lively video of a scene with", "a realistic lively video of a scene in which",

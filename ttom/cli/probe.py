@@ -1,29 +1,19 @@
-"""``ttom probe``: the engine on the command line (``ttom generate`` runs the agent: ttom/agents/agent_cli.py)."""
+"""``ttom probe``: which blocks' attention follows the objects (the engine on the command line)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-MODEL_HELP = "Backend: shapes (bundled), tiny-cogvideox, tiny-wan, cogvideox-2b, cogvideox-5b, cogvideox1.5-5b, wan2.1-1.3b, wan2.1-14b, or a local diffusers folder."
-
-
-def _parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(int(x) for x in text.replace(" ", "").split(",") if x)
-    except ValueError:
-        from ttom.errors import ConfigError
-
-        raise ConfigError(f"{what} must be comma-separated integers, got {text!r}") from None
+from ttom.cli.options import MODEL_HELP, Device, Dtype, parse_ints
 
 
 def plan_layout(prompt: str):
     """The built-in plan: the planner (LLM when TTOM_LLM_BASE_URL is set, else offline), validated."""
-    from ttom.agents.planner import plan
+    from ttom.planning.plan import plan
 
     return plan(prompt).layout
 
@@ -35,10 +25,10 @@ def probe(
     steps: int = typer.Option(None, "--steps", help="Denoising steps of each probe generation."),
     at_steps: str = typer.Option(None, "--at-steps", help="Denoising steps whose maps are scored, e.g. '0,5,10'."),
     blocks: str = typer.Option(None, "--blocks", help="Blocks to probe (default: all)."),
-    against: str = typer.Option("found", "--against", help="found: boxes the critic's detector finds in each video (the paper's protocol); plan: the planned boxes."),
+    against: Literal["found", "plan"] = typer.Option("found", "--against", help="found: boxes the critic's detector finds in each video (the paper's protocol); plan: the planned boxes."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
-    device: str = typer.Option("auto", "--device"),
-    dtype: str = typer.Option("auto", "--dtype"),
+    device: Device = "auto",
+    dtype: Dtype = "auto",
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Per-layer attention/layout agreement (soft IoU) for a backend, best layer first."""
@@ -46,8 +36,9 @@ def probe(
     from rich.table import Table
 
     from ttom.config import get_settings
+    from ttom.critic.critique import locator
     from ttom.engine.backends import load_backend
-    from ttom.engine.probe import grounder_locator, probe_layers
+    from ttom.engine.probe import probe_layers
     from ttom.errors import ConfigError
     from ttom.layout import load_layouts
 
@@ -61,13 +52,11 @@ def probe(
         layouts = [plan_layout(p) for p in (prompts or DEFAULT_PROBE_PROMPTS)]
     if not layouts:
         raise ConfigError("no layouts to probe")
-    if against not in ("found", "plan"):
-        raise ConfigError(f"--against must be 'found' or 'plan', got {against!r}")
     with console.status(f"loading {model} …"):
         backend = load_backend(model, device=device, dtype=dtype)
-    rows = probe_layers(backend, layouts, blocks=list(_parse_ints(blocks, "--blocks")) if blocks else None,
-                        at_steps=_parse_ints(at_steps, "--at-steps"), steps=steps, seed=seed,
-                        locate=grounder_locator() if against == "found" else None,
+    rows = probe_layers(backend, layouts, blocks=list(parse_ints(blocks, "--blocks")) if blocks else None,
+                        at_steps=parse_ints(at_steps, "--at-steps"), steps=steps, seed=seed,
+                        locate=locator() if against == "found" else None,
                         progress=lambda i, n: console.print(f"probed {i}/{n} layouts"))
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in rows], indent=2))

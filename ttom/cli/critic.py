@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
+
+from ttom.cli.options import Device
 
 
 def critic(
     video: Path = typer.Argument(..., help="The video (mp4 or gif)."),  # noqa: B008
     layout: Path = typer.Option(..., "--layout", "-l", help="The layout JSON the video should follow."),  # noqa: B008
-    backend: str = typer.Option(
+    backend: Literal["auto", "transformers", "sam2", "shapes"] = typer.Option(
         "auto", "--backend", "-b",
         help="transformers | sam2 | shapes | auto (shapes for shapes-world layouts, else transformers)."),
     overlay: Path = typer.Option(None, "--overlay", help="Write planned (solid) vs found (dashed) boxes as PNG."),  # noqa: B008
@@ -18,25 +21,22 @@ def critic(
     tracker: str = typer.Option(None, "--tracker", help="SAM2 video hub id or local folder (transformers backend)."),
     sam2_checkpoint: str = typer.Option(None, "--sam2-checkpoint", help="sam2 backend: .safetensors state dict."),
     sam2_config: str = typer.Option(None, "--sam2-config", help="sam2 backend: config, e.g. configs/sam2.1/sam2.1_hiera_t.yaml."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N (transformers and sam2)."),
+    device: Device = "auto",
     full: bool = typer.Option(False, "--full", help="Print every score (per-frame IoUs, counts, relations, provenance)."),
 ) -> None:
     """Score VIDEO against its layout and decide: accept, reoptimize or repair."""
     import json
 
-    from ttom.agents.critic import critique_file
+    from ttom.critic.critique import critique_file
     from ttom.errors import ConfigError
     from ttom.layout import Layout
 
-    if backend not in ("auto", "transformers", "sam2", "shapes"):
-        raise ConfigError(f"--backend {backend!r}: choose auto, transformers, sam2 or shapes")
     lay = Layout.from_file(layout)
     kwargs: dict = {}
     if backend in ("transformers", "sam2", "auto"):
-        from ttom.shapes.world import is_shapes_layout
+        from ttom.critic.grounders import backend_for
 
-        real = backend != "auto" or not is_shapes_layout(lay)
-        if real:
+        if backend_for(backend, lay) != "shapes":
             kwargs["device"] = device
             if detector:
                 kwargs["detector"] = detector

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ttom.tools.vision.base import Grounding, ObjectQuery, Track, check_frames
+from ttom.critic.grounders.base import Grounding, ObjectQuery, Track, check_frames
 
 
 @dataclass

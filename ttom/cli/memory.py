@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ttom.cli.options import JSON_OPT
+
 app = typer.Typer(help="Inspect and manage the parameter memory (adapters φ* learned on earlier scenes).",
                   no_args_is_help=True)
 console = Console()
 
 _db_url: str | None = None
 
-JSON_OPT = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
 @app.callback()
@@ -214,19 +215,3 @@ app.command("prune")(prune)
 app.command("stats")(stats)
 app.command("export")(export)
 app.command("import")(import_)
-
-
-def bench_memory(
-    sizes: str = typer.Option("1000,10000,100000", "--sizes", help="Comma-separated store sizes."),
-    backends: str = typer.Option("sqlite,postgresql", "--backends", help="sqlite and/or postgresql."),
-    queries: int = typer.Option(200, "--queries", help="Timed recalls per size."),
-    postgres_url: str = typer.Option(None, "--postgres-url", help="Default: TTOM_TEST_POSTGRES_URL or the local server."),
-    record: bool = typer.Option(True, "--record/--no-record", help="Write the table to docs/benchmarks.md."),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Recall latency of the memory at 1k/10k/100k entries on SQLite and PostgreSQL."""
-    from ttom.bench.memory import run
-
-    run(sizes=[int(x) for x in sizes.split(",") if x.strip()],
-        backends=[b.strip() for b in backends.split(",") if b.strip()],
-        queries=queries, postgres_url=postgres_url, record=record, as_json=as_json)

@@ -1,4 +1,4 @@
-"""Vision tools of the critic: backends that find the layout's objects in a video, and the scores.
+"""The critic's grounders: backends that find the layout's objects in a video.
 
 Backends (``get_grounder(name)``), all behind ``base.VideoGrounder``:
 
@@ -15,37 +15,47 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ttom.tools.vision.base import VideoGrounder
+    from ttom.critic.grounders.base import VideoGrounder
+    from ttom.layout import Layout
 
 BACKENDS = ("transformers", "sam2", "shapes")
 
 __all__ = [
-    "BACKENDS", "Grounding", "ObjectQuery", "Track", "VideoGrounder", "available_backends", "get_grounder",
-    "queries_from_layout",
+    "BACKENDS", "Grounding", "ObjectQuery", "Track", "VideoGrounder", "available_backends", "backend_for",
+    "get_grounder", "queries_from_layout",
 ]
 
 
 def __getattr__(name: str) -> Any:
     # the interface types load on first use, so `ttom --help` does not pay for numpy and pydantic
     if name in ("Grounding", "ObjectQuery", "Track", "VideoGrounder", "queries_from_layout"):
-        from ttom.tools.vision import base
+        from ttom.critic.grounders import base
 
         return getattr(base, name)
     raise AttributeError(name)
 
 
+def backend_for(backend: str, layout: Layout) -> str:
+    """The backend name ``backend`` stands for: ``auto`` = ``shapes`` for shapes-world layouts, else ``transformers``."""
+    if backend != "auto":
+        return backend
+    from ttom.shapes.world import is_shapes_layout
+
+    return "shapes" if is_shapes_layout(layout) else "transformers"
+
+
 def get_grounder(name: str, **kwargs: Any) -> VideoGrounder:
     """Build a backend by name; ``kwargs`` go to its constructor (checkpoints, device, thresholds)."""
     if name == "shapes":
-        from ttom.tools.vision.shapes import ShapesGrounder
+        from ttom.critic.grounders.shapes import ShapesGrounder
 
         return ShapesGrounder(**kwargs)
     if name == "transformers":
-        from ttom.tools.vision.hf import TransformersGrounder
+        from ttom.critic.grounders.hf import TransformersGrounder
 
         return TransformersGrounder(**kwargs)
     if name == "sam2":
-        from ttom.tools.vision.sam2_backend import Sam2Grounder
+        from ttom.critic.grounders.sam2 import Sam2Grounder
 
         return Sam2Grounder(**kwargs)
     raise ValueError(f"unknown critic backend {name!r}; choose one of {', '.join(BACKENDS)}")

@@ -1,8 +1,4 @@
-"""Planning a layout: the LLM planner (any OpenAI-compatible endpoint) and the ``plan`` entry point.
-
-``plan(prompt)`` is what the agent graph and ``ttom plan`` call. It picks the planner (``auto``:
-the LLM when ``TTOM_LLM_BASE_URL`` is set, else the offline planner), validates the layout against
-the prompt, repairs it when needed, and returns a ``PlanResult`` that records what produced it.
+"""The LLM planner: layouts from any OpenAI-compatible endpoint (``ttom.planning.plan`` decides when).
 
 The LLM planner uses langchain-openai's ``ChatOpenAI`` with structured output into the Layout
 contract. Servers differ in what they accept, so it tries, in order, ``json_schema`` (OpenAI
@@ -15,17 +11,16 @@ retries connection errors, 429 and 5xx by itself.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ttom.agents.errors import LLMError, LLMOutputError, LLMServerError, LLMUnreachableError, PlannerError
-from ttom.agents.validate import Finding
 from ttom.errors import ConfigError
 from ttom.layout import Keyframe, Layout, LayoutError, LayoutObject
+from ttom.planning.errors import LLMOutputError, LLMServerError, LLMUnreachableError
+from ttom.planning.validate import Finding
 from ttom.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -74,22 +69,6 @@ class LayoutDraft(BaseModel):
 
 
 SCHEMA: dict[str, Any] = {**LayoutDraft.model_json_schema(), "title": "layout"}
-
-
-class PlanResult(BaseModel):
-    """A planned (and validated) layout, and what produced it."""
-
-    layout: Layout
-    planner: str  # "offline" | "llm" | "offline-repair" | "none"
-    method: str | None = None  # structured-output method the LLM server accepted
-    model: str | None = None
-    endpoint: str | None = None
-    prompt_version: str | None = None
-    tries: int = 1
-    repaired: bool = False
-    findings: list[Finding] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)  # fallbacks taken, with their reasons
-    seconds: float = 0.0
 
 
 def llm_configured(settings: Settings | None = None) -> bool:
@@ -277,71 +256,3 @@ def _msg(e: Any) -> str:
             return str(inner["message"])[:300]
         return json.dumps(body)[:300]
     return str(getattr(e, "message", e))[:300]
-
-
-# ---------------------------------------------------------------------------------------------
-def plan(
-    prompt: str,
-    *,
-    planner: PlannerName = "auto",
-    settings: Settings | None = None,
-    check: bool = True,
-    max_repairs: int = 2,
-    enrich: bool = True,
-    prompts_dir: str | Path | None = None,
-    llm: LLMPlanner | None = None,
-) -> PlanResult:
-    """Plan a validated layout for ``prompt``.
-
-    ``planner``: ``auto`` uses the LLM when ``TTOM_LLM_BASE_URL`` is set and falls back to the
-    offline planner if the LLM fails (the reason is kept in ``notes``); ``llm`` raises instead;
-    ``offline`` never touches the network. ``check`` validates and repairs (``max_repairs`` LLM
-    tries, then the offline repair). ``enrich=False`` drops the enriched prompt.
-    """
-    from ttom.agents.offline_planner import plan_offline
-    from ttom.agents.parse import analyze
-    from ttom.agents.validate import repair, repair_offline, validate
-
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise PlannerError("the prompt is empty; give a sentence describing the scene")
-    if planner not in ("auto", "offline", "llm"):
-        raise ConfigError(f"planner={planner!r} is not one of auto, offline, llm")
-    start = time.perf_counter()
-    prompt = prompt.strip()
-    use_llm = planner == "llm" or (planner == "auto" and (llm is not None or llm_configured(settings)))
-    notes: list[str] = []
-    if use_llm:
-        try:
-            llm = llm or LLMPlanner(settings, prompts_dir=prompts_dir)
-            layout = llm.plan(prompt)
-        except (LLMError, ConfigError) as e:
-            if planner == "llm":
-                raise
-            notes.append(f"LLM planner failed, used the offline planner: {e}")
-            use_llm = False
-    if use_llm:
-        assert llm is not None
-        result = PlanResult(layout=layout, planner="llm", method=llm.method, model=llm.model, endpoint=llm.endpoint,
-                            prompt_version=llm.prompt_version, notes=notes)
-        if check:
-            report = validate(layout)
-            result.findings = report.findings
-            if not report.ok:
-                fixed = repair(layout, report, planner="llm", settings=settings, max_tries=max_repairs, llm=llm)
-                fixed.notes = notes + fixed.notes
-                result = fixed
-    else:
-        spec = analyze(prompt)
-        layout = plan_offline(prompt, spec)
-        result = PlanResult(layout=layout, planner="offline", prompt_version=None, notes=notes)
-        if check:
-            report = validate(layout, spec=spec)
-            if not report.ok:  # rare: the grammar read something it cannot place
-                layout = repair_offline(layout, report, spec)
-                report = validate(layout, spec=spec)
-                result = PlanResult(layout=layout, planner="offline", repaired=True, notes=notes)
-            result.findings = report.findings
-    if not enrich and result.layout.enriched_prompt:
-        result.layout = result.layout.model_copy(update={"enriched_prompt": None})
-    result.seconds = time.perf_counter() - start
-    return result

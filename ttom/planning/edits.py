@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ttom.agents import lexicon as lx
-from ttom.agents.errors import PlannerError
 from ttom.layout import Keyframe, Layout
+from ttom.planning import lexicon as lx
+from ttom.planning.errors import PlannerError
 
 SCALE = 1.3  # bigger / smaller: boxes scaled by this about their centres
 SHIFT = 0.15  # left / right / up / down: boxes moved by this fraction of the frame
@@ -66,7 +66,7 @@ def _number_word(n: int) -> str:
     return names.get(n, str(n))
 
 
-def _scale(box, f: float):
+def scale_box(box, f: float):
     x0, y0, x1, y1 = box
     cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * f, (y1 - y0) * f
     w, h = min(w, 1.0), min(h, 1.0)
@@ -148,11 +148,11 @@ def edit_request(text: str, layout: Layout | None) -> Edit | None:
     # geometry
     if any(w in _BIGGER for w in words):
         names = targets()
-        return Edit(f"{', '.join(sorted(names))} bigger (x{SCALE})", layout=_map_boxes(layout, names, lambda b: _scale(b, SCALE)))
+        return Edit(f"{', '.join(sorted(names))} bigger (x{SCALE})", layout=_map_boxes(layout, names, lambda b: scale_box(b, SCALE)))
     if any(w in _SMALLER for w in words):
         names = targets()
         return Edit(f"{', '.join(sorted(names))} smaller (x1/{SCALE})",
-                    layout=_map_boxes(layout, names, lambda b: _scale(b, 1 / SCALE)))
+                    layout=_map_boxes(layout, names, lambda b: scale_box(b, 1 / SCALE)))
     for w in words:
         if w in _MOVES:
             names = targets()

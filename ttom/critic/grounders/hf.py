@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from ttom.critic.grounders.pipeline import DetectTrackGrounder, Prompt, TrackerOutput
 from ttom.errors import TtomError, WeightsNotFoundError
 from ttom.layout import Box
-from ttom.tools.vision.pipeline import DetectTrackGrounder, Prompt, TrackerOutput
 
 DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_TRACKER = "facebook/sam2.1-hiera-tiny"

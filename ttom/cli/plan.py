@@ -1,4 +1,4 @@
-"""Commands of the planning half: ``ttom plan`` and ``ttom bench planner``.
+"""``ttom plan``: layouts for prompts, on stdout.
 
 Only typer is imported at the top so ``ttom --help`` stays fast; the planner loads in the command.
 """
@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import typer
+
+from ttom.cli.options import Format, PlannerName
 
 
 def _read_prompts(prompts: list[str] | None, file: Path | None) -> list[str]:
@@ -29,8 +31,8 @@ def _read_prompts(prompts: list[str] | None, file: Path | None) -> list[str]:
 def plan(
     prompts: list[str] = typer.Argument(None, help="One or more prompts (quote each)."),  # noqa: B008
     file: Path = typer.Option(None, "--file", "-f", help="A file with one prompt per line ('-' = stdin; # comments)."),  # noqa: B008
-    planner: str = typer.Option("auto", "--planner", "-p", help="auto (LLM if TTOM_LLM_BASE_URL is set, else offline) | offline | llm."),
-    fmt: str = typer.Option("json", "--format", help="json (one object, or a list for several prompts) | jsonl (one per line)."),
+    planner: PlannerName = typer.Option("auto", "--planner", "-p", help="auto (LLM if TTOM_LLM_BASE_URL is set, else offline) | offline | llm."),
+    fmt: Format = typer.Option("json", "--format", help="json (one object, or a list for several prompts) | jsonl (one per line)."),
     details: bool = typer.Option(False, "--details", help="Print the whole plan result (planner, method, findings), not just the layout."),
     no_check: bool = typer.Option(False, "--no-check", help="Skip validation and repair."),
 ) -> None:
@@ -39,19 +41,15 @@ def plan(
 
     from ttom.errors import ConfigError
 
-    if fmt not in ("json", "jsonl"):
-        raise ConfigError(f"--format {fmt!r}: choose json or jsonl")
-    if planner not in ("auto", "offline", "llm"):
-        raise ConfigError(f"--planner {planner!r}: choose auto, offline or llm")
     items = _read_prompts(prompts, file)
     if not items:
         raise ConfigError("no prompt given: pass PROMPT... or --file F")
 
-    from ttom.agents.planner import plan as plan_fn
+    from ttom.planning.plan import plan as plan_fn
 
     llm = None
     if planner != "offline":
-        from ttom.agents.planner import LLMPlanner, llm_configured
+        from ttom.planning.llm import LLMPlanner, llm_configured
 
         if planner == "llm" or llm_configured():
             llm = LLMPlanner()  # one client (and one negotiated method) for all prompts
@@ -66,16 +64,3 @@ def plan(
             typer.echo(json.dumps(o, ensure_ascii=False))
     else:
         typer.echo(json.dumps(outputs[0] if len(outputs) == 1 else outputs, indent=2, ensure_ascii=False))
-
-
-def bench_planner(
-    planner: str = typer.Option("offline", "--planner", "-p", help="offline | llm | auto."),
-    data: Path = typer.Option(None, "--data", help="Folder holding t2v-compbench/ and lvd-benchmark/ (default ../shared/data)."),  # noqa: B008
-    category: list[str] = typer.Option(None, "--category", "-c", help="Only categories starting with this (repeatable), e.g. compbench/spatial."),  # noqa: B008
-    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
-    failures: int = typer.Option(10, "--failures", help="How many failing prompts to list per category."),
-) -> None:
-    """Share of planned layouts that satisfy T2V-CompBench and LVD ground truth, per category."""
-    from ttom.bench.planner import bench_planner as run
-
-    run(planner=planner, data=data, category=category or None, record=not no_record, show_failures=failures)

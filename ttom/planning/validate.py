@@ -1,29 +1,24 @@
 """Checking a layout against its prompt, and repairing it.
 
-``validate(layout)`` reads the prompt offline (``ttom.agents.parse``) and returns structured
+``validate(layout)`` reads the prompt offline (``ttom.planning.parse``) and returns structured
 findings: every object the prompt names is present with the right count, boxes are usable (not
 tiny), motions and relations agree with the prompt, ids and names are coherent. Errors make a
 layout invalid; warnings are reported and tolerated.
 
-``repair(layout, report)`` fixes an invalid layout: the LLM gets the findings and answers with a
-corrected layout, within a bounded number of tries; then a deterministic offline repair; then the
-offline planner's own layout; a ``PlannerError`` listing what is still wrong when nothing works.
+Checks only: repairing an invalid layout is ``ttom.planning.plan.repair`` (the LLM, then the
+offline repair in ``ttom.planning.offline``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ttom.agents import lexicon as lx
-from ttom.agents.geometry import area, centre, iou, relation_holds
-from ttom.agents.parse import OVERLAP_RELATIONS, SceneSpec, analyze, names_match, tokenize
-from ttom.layout import Keyframe, Layout, LayoutObject, frame_times
-
-if TYPE_CHECKING:
-    from ttom.agents.planner import PlanResult
-    from ttom.config import Settings
+from ttom.geometry import area, centre, iou, relation_holds
+from ttom.layout import Layout, LayoutObject, frame_times
+from ttom.planning import lexicon as lx
+from ttom.planning.parse import OVERLAP_RELATIONS, SceneSpec, analyze, names_match, tokenize
 
 MIN_SIDE = 0.02  # a box narrower or shorter than 2% of the frame cannot steer attention
 MIN_AREA = 0.0016  # ... nor one smaller than 4% x 4% of the frame
@@ -241,135 +236,3 @@ def _in_region(c: tuple[float, float], pos: str) -> bool:
     if "lower" in pos or pos == "bottom":
         ok &= y > 0.5
     return ok
-
-
-# ---------------------------------------------------------------------------------------------
-def repair_offline(layout: Layout, report: ValidationReport | None = None, spec: SceneSpec | None = None) -> Layout:
-    """A deterministic repair: fix what can be fixed in place, borrow the offline plan for the rest.
-
-    1. in place: ids renumbered, tiny boxes grown about their centre, surplus instances dropped,
-       tracks that move the wrong way reversed;
-    2. objects still in error are replaced by the offline planner's objects of the same names;
-    3. if errors remain, the offline planner's whole layout (keeping the enriched prompt).
-    """
-    from ttom.agents.offline_planner import plan_offline
-
-    spec = spec or analyze(layout.prompt)
-    report = report or validate(layout, spec=spec)
-    if report.ok:
-        return layout
-    objs = [o.model_copy(deep=True) for o in layout.objects]
-    bad_codes = {f.code for f in report.errors}
-    # surplus instances
-    for f in report.errors:
-        if f.code == "wrong_count":
-            name = objs[[o.id for o in objs].index(f.object_ids[0])].name if f.object_ids else None
-            want = next((spec.mentions[k].count for k in spec.objects if name and names_match(spec.mentions[k].name, name)), None)
-            same = [o for o in objs if name and names_match(o.name, name)]
-            if want is not None and len(same) > want:
-                drop = {o.id for o in same[want:]}
-                objs = [o for o in objs if o.id not in drop]
-    # tiny boxes and reversed motions
-    wrong_dir = {i for f in report.errors if f.code == "wrong_motion" for i in f.object_ids}
-    tiny = {i for f in report.errors if f.code == "tiny_box" for i in f.object_ids}
-    fixed: list[LayoutObject] = []
-    for o in objs:
-        kfs = list(o.keyframes)
-        if o.id in tiny:
-            kfs = [Keyframe(t=kf.t, box=_grow(kf.box)) for kf in kfs]
-        if o.id in wrong_dir and len(kfs) >= 2:
-            boxes = [kf.box for kf in kfs][::-1]
-            kfs = [Keyframe(t=kf.t, box=b) for kf, b in zip(kfs, boxes, strict=True)]
-        fixed.append(o.model_copy(update={"keyframes": kfs}))
-    candidate = _renumber(layout, fixed)
-    rep = validate(candidate, spec=spec)
-    if rep.ok:
-        return candidate
-    # borrow the offline plan for the names still in error
-    offline = plan_offline(layout.prompt, spec)
-    bad_names = {o.name for o in candidate.objects if any(o.id in f.object_ids for f in rep.errors)}
-    for f in rep.errors:
-        if f.code in ("missing_object", "wrong_count", "wrong_visibility", "wrong_position"):
-            bad_names |= {spec.mentions[k].name for k in spec.objects if spec.mentions[k].name in f.message}
-    if bad_names and "empty_layout" not in bad_codes:
-        keep = [o for o in candidate.objects if not any(names_match(o.name, n) for n in bad_names)]
-        borrowed = [o for o in offline.objects if any(names_match(o.name, n) for n in bad_names)]
-        candidate = _renumber(layout, keep + borrowed)
-        if validate(candidate, spec=spec).ok:
-            return candidate
-    return offline.model_copy(update={"enriched_prompt": layout.enriched_prompt, "camera": layout.camera,
-                                      "background": layout.background or offline.background})
-
-
-def _grow(box: tuple[float, float, float, float], side: float = 0.06) -> tuple[float, float, float, float]:
-    cx, cy = centre(box)
-    w, h = max(box[2] - box[0], side), max(box[3] - box[1], side)
-    x0 = min(max(cx - w / 2, 0.0), 1.0 - w)
-    y0 = min(max(cy - h / 2, 0.0), 1.0 - h)
-    return (x0, y0, x0 + w, y0 + h)
-
-
-def _renumber(layout: Layout, objects: list[LayoutObject]) -> Layout:
-    objs = [o.model_copy(update={"id": i}) for i, o in enumerate(objects)]
-    return layout.model_copy(update={"objects": objs})
-
-
-def repair(
-    layout: Layout,
-    report: ValidationReport | None = None,
-    *,
-    planner: Literal["auto", "offline", "llm"] = "auto",
-    settings: Settings | None = None,
-    max_tries: int = 2,
-    llm: Any = None,
-) -> PlanResult:
-    """Repair an invalid layout: the LLM first (bounded tries), then offline; ``PlanResult`` records how.
-
-    Raises ``PlannerError`` naming the remaining findings when no repair yields a valid layout.
-    """
-    import time
-
-    from ttom.agents.errors import LLMError, PlannerError
-    from ttom.agents.planner import PROMPT_VERSION, LLMPlanner, PlanResult, llm_configured
-    from ttom.errors import ConfigError
-
-    start = time.perf_counter()
-    spec = analyze(layout.prompt)
-    report = report or validate(layout, spec=spec)
-    if report.ok:
-        return PlanResult(layout=layout, planner="none", findings=report.findings, seconds=0.0)
-    tries = 0
-    notes: list[str] = []
-    use_llm = planner == "llm" or (planner == "auto" and (llm is not None or llm_configured(settings)))
-    if use_llm:
-        try:
-            llm = llm or LLMPlanner(settings)
-        except (PlannerError, ConfigError) as e:
-            notes.append(str(e))
-            use_llm = False
-    if use_llm:
-        current, current_report = layout, report
-        for _ in range(max_tries):
-            tries += 1
-            try:
-                current = llm.repair(current, current_report.errors)
-            except LLMError as e:
-                notes.append(str(e))  # the offline repair below is the fallback
-                break
-            current_report = validate(current, spec=spec)
-            if current_report.ok:
-                return PlanResult(layout=current, planner="llm", method=llm.method, model=llm.model,
-                                  endpoint=llm.endpoint, prompt_version=PROMPT_VERSION, tries=tries, repaired=True,
-                                  findings=current_report.findings, notes=notes,
-                                  seconds=time.perf_counter() - start)
-        layout, report = current, current_report
-    fixed = repair_offline(layout, report, spec)
-    final = validate(fixed, spec=spec)
-    if final.ok:
-        return PlanResult(layout=fixed, planner="offline-repair", tries=tries + 1, repaired=True,
-                          findings=final.findings, notes=notes, prompt_version=PROMPT_VERSION,
-                          seconds=time.perf_counter() - start)
-    raise PlannerError(
-        f"could not repair the layout for {layout.prompt!r} after {tries} LLM tries and the offline repair; "
-        f"still wrong: {final.summary()}" + (f"; LLM: {' | '.join(notes)}" if notes else "")
-    )

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ttom.critic.config import CriticConfig
+from ttom.critic.grounders.base import Grounding, Track, box_iou, phrase_key
+from ttom.critic.prompt_facts import PromptFacts, parse_prompt_facts
 from ttom.layout import Box, Layout
 from ttom.shapes.world import relation_of
-from ttom.tools.vision.base import Grounding, Track, box_iou, phrase_key
-from ttom.tools.vision.config import CriticConfig
-from ttom.tools.vision.prompt_facts import PromptFacts, parse_prompt_facts
 
 
 class ObjectScore(BaseModel):

@@ -1,4 +1,4 @@
-"""The critic: find the layout's objects in the video, score them, and decide what to do next.
+"""The critic's decision: accept, re-optimise or repair, with reasons and targets, from the scores.
 
 Three decisions (ARCHITECTURE.md, the graph):
 
@@ -9,37 +9,29 @@ Three decisions (ARCHITECTURE.md, the graph):
   objects and which frames.
 - ``accept``: every check passes.
 
-Every reason cites the score and the threshold it was compared with. ``critique`` is what the
-graph's critique node calls; ``decide`` is the policy alone, for scores computed elsewhere.
+Every reason cites the score and the threshold it was compared with. ``decide`` is the policy
+alone (a pure function of the scores and the earlier rounds); ``ttom.critic.critique`` finds the
+objects and scores them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
-from ttom.layout import Layout
-from ttom.tools.vision.base import VideoGrounder, queries_from_layout
-from ttom.tools.vision.config import CriticConfig
-from ttom.tools.vision.metrics import (
+from ttom.critic.config import CriticConfig
+from ttom.critic.metrics import (
     CountScore,
     ObjectScore,
     RelationScore,
     VideoScores,
     direction_name,
     frame_ranges,
-    save_overlay,
-    score_video,
 )
 
 Decision = Literal["accept", "reoptimize", "repair"]
-
-__all__ = ["CriticConfig", "CriticReport", "Target", "critique", "critique_file", "decide", "resolve_backend"]
-
 
 class Target(BaseModel):
     """An object the next round should fix, and where."""
@@ -197,78 +189,3 @@ def decide(
 def _count_text(found: list[int], frames: list[int]) -> str:
     vals = sorted({found[f] for f in frames})
     return "/".join(str(v) for v in vals)
-
-
-# ----- the entry points ----------------------------------------------------------------------------
-_GROUNDERS: dict[tuple, VideoGrounder] = {}
-
-
-def resolve_backend(backend: str | VideoGrounder, layout: Layout, **kwargs: Any) -> VideoGrounder:
-    """A grounder: ``auto`` = ``shapes`` for shapes-world layouts, else ``transformers``.
-
-    Grounders built by name are cached per (name, arguments), so repeated rounds load weights once.
-    """
-    if not isinstance(backend, str):
-        return backend
-    from ttom.shapes.world import is_shapes_layout
-    from ttom.tools.vision import get_grounder
-
-    name = backend
-    if backend == "auto":
-        name = "shapes" if is_shapes_layout(layout) else "transformers"
-    try:
-        key = (name, tuple(sorted(kwargs.items())))
-        hash(key)
-    except TypeError:
-        return get_grounder(name, **kwargs)
-    if key not in _GROUNDERS:
-        _GROUNDERS[key] = get_grounder(name, **kwargs)
-    return _GROUNDERS[key]
-
-
-def critique(
-    frames: np.ndarray,
-    layout: Layout | dict[str, Any],
-    backend: str | VideoGrounder = "auto",
-    config: CriticConfig | None = None,
-    history: Sequence[CriticReport | dict[str, Any]] = (),
-    overlay_path: str | Path | None = None,
-    **backend_kwargs: Any,
-) -> CriticReport:
-    """Find the layout's objects in ``frames`` (uint8 (F, H, W, 3)), score them and decide.
-
-    ``history``: the critic reports of earlier rounds for the same request (dicts are fine), oldest
-    first; they turn a repeatedly absent object into a layout repair. ``overlay_path``: write the
-    planned-vs-found overlay PNG there.
-    """
-    cfg = config or CriticConfig()
-    lay = layout if isinstance(layout, Layout) else Layout.parse(layout)
-    if not lay.objects:
-        raise ValueError("the layout has no objects; there is nothing to critique")
-    grounder = resolve_backend(backend, lay, **backend_kwargs)
-    grounding = grounder.ground(frames, queries_from_layout(lay))
-    scores = score_video(lay, grounding, cfg)
-    decision, reasons, targets = decide(scores, cfg, history)
-    if overlay_path is not None:
-        save_overlay(overlay_path, frames, lay, grounding, scores)
-    prov = dict(grounding.provenance)
-    prov["thresholds"] = cfg.model_dump()
-    return CriticReport(
-        backend=grounding.backend, decision=decision, reasons=reasons, miou=scores.miou, objects=scores.objects,
-        counts_ok=scores.counts_ok, relations_ok=scores.relations_ok, targets=targets,
-        count_score=scores.count_score, counts=scores.counts, relations=scores.relations,
-        unmatched_instances=scores.unmatched_instances, provenance=prov,
-    )
-
-
-def critique_file(
-    video: str | Path,
-    layout: Layout | str | Path,
-    backend: str | VideoGrounder = "auto",
-    **kwargs: Any,
-) -> CriticReport:
-    """``critique`` on a video file (mp4 or gif) and a layout (object or JSON file)."""
-    from ttom.video import read_video
-
-    lay = layout if isinstance(layout, Layout) else Layout.from_file(layout)
-    return critique(read_video(video), lay, backend, **kwargs)

@@ -1,10 +1,12 @@
-"""``ttom bench shapes`` (the other benchmarks register from their own parts)."""
+"""``ttom bench``: planner, memory, shapes, gpu; each prints a table and records it in docs/benchmarks.md."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from ttom.cli.options import JSON_OPT
 
 
 def print_table(console, title: str, headers, rows) -> None:
@@ -27,7 +29,7 @@ def bench_shapes(
     conditions: str = typer.Option("plain,tto,skip,warm", "--conditions", help="Which of plain,tto,skip,warm to run."),
     tto_steps: int = typer.Option(None, "--tto-steps", help="Override the model's TTO steps."),
     phi_steps: int = typer.Option(None, "--phi-steps", help="Keep φ on for this many denoising steps."),
-    iterations: int = typer.Option(None, "--iterations"),
+    iterations: int = typer.Option(None, "--tto-iterations", "--iterations", help="Override the model's TTO iterations per step."),
     lr: float = typer.Option(None, "--lr"),
     threshold: float = typer.Option(None, "--loss-threshold"),
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
@@ -101,7 +103,7 @@ def bench_gpu(
     steps: int = typer.Option(50, "--steps", help="Denoising steps of the end-to-end runs (fewer: 50-step figures "
                                                   "are extrapolated, marked *)."),
     tto_steps: int = typer.Option(5, "--tto-steps", help="Denoising steps with TTO (official: 5)."),
-    iterations: int = typer.Option(8, "--iterations", help="TTO iterations per step (official: 8)."),
+    iterations: int = typer.Option(8, "--tto-iterations", "--iterations", help="TTO iterations per step (official: 8)."),
     repeats: int = typer.Option(5, "--repeats", help="Repeats of each micro-benchmark (median)."),
     memory_cap: float = typer.Option(1.5, "--memory-cap", help="Also run TTO with the least gradient checkpointing "
                                                                "that keeps its peak within this × plain's peak."),
@@ -177,3 +179,32 @@ def bench_gpu(
         devices = sorted({r.device for r in results if r.device})
         path = write_section("gpu", "TTOM at real model size on the GPU", body, device="; ".join(devices) or None)
         console.print(f"recorded in {path}")
+
+
+def bench_planner(
+    planner: str = typer.Option("offline", "--planner", "-p", help="offline | llm | auto."),
+    data: Path = typer.Option(None, "--data", help="Folder holding t2v-compbench/ and lvd-benchmark/ (default ../shared/data)."),  # noqa: B008
+    category: list[str] = typer.Option(None, "--category", "-c", help="Only categories starting with this (repeatable), e.g. compbench/spatial."),  # noqa: B008
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+    failures: int = typer.Option(10, "--failures", help="How many failing prompts to list per category."),
+) -> None:
+    """Share of planned layouts that satisfy T2V-CompBench and LVD ground truth, per category."""
+    from ttom.bench.planner import bench_planner as run
+
+    run(planner=planner, data=data, category=category or None, record=not no_record, show_failures=failures)
+
+
+def bench_memory(
+    sizes: str = typer.Option("1000,10000,100000", "--sizes", help="Comma-separated store sizes."),
+    backends: str = typer.Option("sqlite,postgresql", "--backends", help="sqlite and/or postgresql."),
+    queries: int = typer.Option(200, "--queries", help="Timed recalls per size."),
+    postgres_url: str = typer.Option(None, "--postgres-url", help="Default: TTOM_TEST_POSTGRES_URL or the local server."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Write the table to docs/benchmarks.md."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Recall latency of the memory at 1k/10k/100k entries on SQLite and PostgreSQL."""
+    from ttom.bench.memory import run
+
+    run(sizes=[int(x) for x in sizes.split(",") if x.strip()],
+        backends=[b.strip() for b in backends.split(",") if b.strip()],
+        queries=queries, postgres_url=postgres_url, record=record, as_json=as_json)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ttom.agents import lexicon as lx
+from ttom.planning import lexicon as lx
 
 Direction = Literal["left", "right", "up", "down"]
 RelationName = Literal[
