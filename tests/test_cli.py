@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from ttom import __version__
 
 
@@ -35,3 +37,54 @@ def test_bad_input_gives_one_clear_line_and_exit_2(tmp_path):
     assert r.returncode == 2 and "prompt is empty" in r.stderr
     r = _ttom("generate", "a dog", "--model", "no-such-model", "--layout", str(bad))
     assert r.returncode == 2
+
+
+def _options_of(command) -> dict[str, set[str]]:
+    import typer.main
+
+    from ttom.cli import app
+
+    cmd = typer.main.get_command(app).commands[command]
+    return {p.name: set(p.opts) for p in cmd.params}
+
+
+def test_generate_and_chat_share_one_run_option_set():
+    from ttom.cli.options import _RUN_OPTIONS
+
+    gen, chat = _options_of("generate"), _options_of("chat")
+    for name in _RUN_OPTIONS:
+        assert name in gen and gen[name] == chat[name], name
+    assert "--tto-iterations" in gen["tto_iterations"] and "--tto-iters" in gen["tto_iterations"]
+
+
+def test_run_options_reach_the_agent_with_ttoconfig_names():
+    from ttom.agents.state import RunOptions
+    from ttom.cli.options import _RUN_OPTIONS, to_run_options
+
+    values = {name: default for name, (_, default) in _RUN_OPTIONS.items()}
+    values.update(tto_steps=2, tto_iterations=3, lr=0.01, layers="1,2", checkpointing="all", no_tto=True, seed=7)
+    opts = RunOptions.model_validate(to_run_options(values))
+    assert (opts.tto.steps, opts.tto.iterations, opts.tto.lr, opts.tto.layers) == (2, 3, 0.01, [1, 2])
+    assert opts.tto.gradient_checkpointing is True and opts.tto.mode == "off" and not opts.tto.enabled
+    assert opts.seed == 7 and opts.steps is None  # steps: denoising steps, left to the recipe
+
+
+@pytest.mark.parametrize("args, named", [
+    (["generate", "x", "--critic", "bogus"], "'bogus' is not one of"),
+    (["generate", "x", "--tto-mode", "tepid"], "'tepid' is not one of"),
+    (["generate", "x", "--dtype", "fp64"], "'fp64' is not one of"),
+    (["generate", "x", "--device", "bogus"], "is not a device"),
+    (["generate", "x", "--planner", "gpt"], "'gpt' is not one of"),
+    (["chat", "--memory-mode", "cold"], "'cold' is not one of"),
+    (["plan", "x", "--format", "xml"], "'xml' is not one of"),
+    (["generate", "x", "--tto-steps", "-1"], "--tto-steps"),
+])
+def test_choice_options_are_checked_when_parsed(args, named):
+    r = _ttom(*args, env={**__import__("os").environ, "COLUMNS": "200"})
+    assert r.returncode == 2 and named in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_help_lists_the_choices():
+    r = _ttom("generate", "--help", env={**__import__("os").environ, "COLUMNS": "200"})
+    for choices in ("fresh|warm|skip|off", "auto|shapes|transformers|sam2|off", "auto|offline|llm", "auto|fp32|bf16|fp16"):
+        assert choices in r.stdout, choices

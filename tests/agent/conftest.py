@@ -14,8 +14,8 @@ import copy
 
 import pytest
 
-from ttom.layout import Layout
 from ttom.critic.grounders.base import Grounding, Track
+from ttom.layout import Layout
 
 PROMPT = "a red car drives to the left while a dog sits on the right"
 TWO_OBJECTS = {

@@ -160,8 +160,8 @@ def test_conversation_edits_the_previous_layout_on_one_thread(tmp_path, opts):
 
 
 def test_bad_requests_give_clear_errors(tmp_path, monkeypatch, opts):
-    from ttom.planning.errors import LLMUnreachableError, PlannerError
     from ttom.errors import ConfigError
+    from ttom.planning.errors import LLMUnreachableError, PlannerError
 
     with pytest.raises(PlannerError, match="prompt is empty"):
         run_agent("   ", options=opts)

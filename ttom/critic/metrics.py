@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ttom import geometry
 from ttom.critic.config import CriticConfig
-from ttom.critic.grounders.base import Grounding, Track, box_iou, phrase_key
+from ttom.critic.grounders.base import Grounding, Track, phrase_key
 from ttom.critic.prompt_facts import PromptFacts, parse_prompt_facts
+from ttom.geometry import centre, relation_holds
 from ttom.layout import Box, Layout
-from ttom.shapes.world import relation_of
 
 
 class ObjectScore(BaseModel):
@@ -78,17 +78,6 @@ class VideoScores(BaseModel):
 
 
 # ----- helpers ---------------------------------------------------------------------------------------
-def centre(b: Sequence[float]) -> tuple[float, float]:
-    return ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
-
-
-def relation_holds(relation: str, a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
-    """T2V-CompBench's 2D test: a's centre is off b's mostly along the relation's axis, on its side."""
-    if a is None or b is None:
-        return False
-    return relation_of(a, b) == relation
-
-
 def compbench_frame_score(relation: str, a: Box | None, b: Box | None) -> float:
     """0 both missing, 0.2 one missing, 0.4 wrong relation, 0.4 + 0.6·(1 − IoU) right (CompBench)."""
     if a is None and b is None:
@@ -97,7 +86,7 @@ def compbench_frame_score(relation: str, a: Box | None, b: Box | None) -> float:
         return 0.2
     if not relation_holds(relation, a, b):
         return 0.4
-    return 0.4 + 0.6 * (1.0 - box_iou(a, b))
+    return 0.4 + 0.6 * (1.0 - geometry.iou(a, b))
 
 
 def direction_ok(planned: tuple[float, float], found: tuple[float, float], cfg: CriticConfig) -> bool:
@@ -128,7 +117,7 @@ def _track_fit(track: Track, plan: list[Box | None]) -> float:
     for f, pb in enumerate(plan):
         if pb is None:
             continue
-        ious.append(box_iou(track.boxes[f], pb))
+        ious.append(geometry.iou(track.boxes[f], pb))
         c = track.centroid(f)
         if c is not None:
             pc = centre(pb)
@@ -223,7 +212,7 @@ def score_video(
         found_frames = []
         for f in planned_frames:
             fb = tr.boxes[f] if tr is not None else None
-            ious[f] = box_iou(fb, plan[f])
+            ious[f] = geometry.iou(fb, plan[f])
             if fb is not None:
                 found_frames.append(f)
         vals = [ious[f] for f in planned_frames]
@@ -267,7 +256,7 @@ def score_video(
             boxes: list[Box] = []
             for t in tracks:
                 b = t.boxes[f]
-                if b is not None and all(box_iou(b, k) <= cfg.count_dedupe_iou for k in boxes):
+                if b is not None and all(geometry.iou(b, k) <= cfg.count_dedupe_iou for k in boxes):
                     boxes.append(b)
             found.append(len(boxes))
             expected = sum(1 for o in ids if plans[o][f] is not None)

@@ -32,7 +32,6 @@ from ttom.engine.attention import AttentionRecorder, StopForward, capture
 from ttom.engine.backends.base import Backend, VideoSpec
 from ttom.engine.loss import alignment_loss
 from ttom.engine.masks import layout_targets
-from ttom.engine.tokens import object_token_groups
 from ttom.errors import ConfigError
 from ttom.layout import Layout
 
@@ -194,10 +193,7 @@ class TTOSession:
         self.adapter_spec = adapter_spec(backend, cfg)
 
         # Object tokens, in the text the model is conditioned on; one group per distinct name.
-        prompt = layout.generation_prompt()
-        enc = backend.encode_prompt(prompt)
-        self.token_groups = object_token_groups(backend.tokenizer, prompt, enc.ids, layout.names,
-                                                max_length=backend.max_text_len)
+        self.token_groups = backend.object_tokens(layout)
         self.grid = backend.token_grid(spec)
         self.targets, self.present = layout_targets(layout, self.grid, layout.names, device=backend.device)
         self.recorder = AttentionRecorder([self.token_groups[n] for n in layout.names], self.normalization)
@@ -315,9 +311,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
         overlap = set(observer.blocks) & set(tto.layers or backend.defaults.layers) if tto.mode != "off" else set()
         if overlap:
             raise ConfigError(f"observed blocks {sorted(overlap)} are also supervised; observe with mode 'off'")
-        groups = object_token_groups(backend.tokenizer, layout.generation_prompt(),
-                                     backend.encode_prompt(layout.generation_prompt()).ids, layout.names,
-                                     max_length=backend.max_text_len)
+        groups = backend.object_tokens(layout)
         watch = AttentionRecorder([groups[n] for n in layout.names],
                                   observer.normalization or backend.defaults.normalization)
 

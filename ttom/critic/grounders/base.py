@@ -121,17 +121,6 @@ def mask_centroid(mask: np.ndarray) -> tuple[float, float] | None:
     return (float(xs.mean() + 0.5) / w, float(ys.mean() + 0.5) / h)
 
 
-def box_iou(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
-    """IoU of two xyxy boxes; 0.0 when either is missing or degenerate."""
-    if a is None or b is None:
-        return 0.0
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def keyframe_indices(num_frames: int, num_keyframes: int) -> list[int]:
     """Up to ``num_keyframes`` evenly spaced frame indices, first and last included."""
     if num_keyframes >= num_frames or num_keyframes < 2:

@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ttom import geometry
 from ttom.critic.grounders.base import (
     Grounding,
     ObjectQuery,
     Track,
-    box_iou,
     check_frames,
     keyframe_indices,
     mask_box,
@@ -69,7 +69,7 @@ def dedupe(dets: list[tuple[Box, float]], iou: float = 0.9) -> list[tuple[Box, f
     """Highest score first; drop boxes overlapping a kept one by more than ``iou``."""
     kept: list[tuple[Box, float]] = []
     for box, score in sorted(dets, key=lambda d: -d[1]):
-        if all(box_iou(box, k[0]) <= iou for k in kept):
+        if all(geometry.iou(box, k[0]) <= iou for k in kept):
             kept.append((box, score))
     return kept
 
@@ -118,7 +118,7 @@ class DetectTrackGrounder:
                 continue
             mine = [oid for oid, qq in info.items() if qq.phrase == q.phrase]
             tracked = [mask_box(outputs[o].masks[f]) for o in mine if o in outputs and outputs[o].present[f]]
-            new = [b for b, _ in dets if all(box_iou(b, t) < self.new_instance_iou for t in tracked)]
+            new = [b for b, _ in dets if all(geometry.iou(b, t) < self.new_instance_iou for t in tracked)]
             room = caps[q.phrase] - len(mine)
             if new and room > 0:
                 for box in new[:room]:
