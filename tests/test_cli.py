@@ -88,3 +88,18 @@ def test_help_lists_the_choices():
     r = _ttom("generate", "--help", env={**__import__("os").environ, "COLUMNS": "200"})
     for choices in ("fresh|warm|skip|off", "auto|shapes|transformers|sam2|off", "auto|offline|llm", "auto|fp32|bf16|fp16"):
         assert choices in r.stdout, choices
+
+
+def test_markup_in_data_is_printed_as_text(tmp_path):
+    """Object phrases (from --layout or an LLM) reach the terminal as text, never as rich markup (issue 18, item 8)."""
+    prompt = "a red dog"
+    lay = {"prompt": prompt, "objects": [
+        {"id": 0, "name": "dog", "phrase": "[/bold] red dog [link=file:///etc/passwd]x[/link]",
+         "keyframes": [{"t": 0, "box": [0.1, 0.1, 0.5, 0.5]}, {"t": 1, "box": [0.4, 0.1, 0.8, 0.5]}]}]}
+    f = tmp_path / "lay.json"
+    f.write_text(json.dumps(lay))
+    env = {**__import__("os").environ, "COLUMNS": "300", "TTOM_CACHE_DIR": str(tmp_path / "cache")}
+    r = _ttom("generate", prompt, "--layout", str(f), "--model", "tiny-cogvideox", "--steps", "2", "--no-tto",
+              "--critic", "off", "--no-memory", "--device", "cpu", "--out", str(tmp_path / "o"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "[/bold] red dog [link=file:///etc/passwd]x[/link]" in r.stderr

@@ -145,7 +145,13 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
                            "should show, e.g. 'a dog runs to the left'")
     info["seconds"] = round(time.perf_counter() - start, 3)
     n = int(state.get("requests", 0)) + 1
-    run_dir = Path(opts.out_dir) if opts.out_dir else settings.cache_dir / "runs" / _thread_id() / str(n)
+    if opts.out_dir:
+        run_dir = Path(opts.out_dir)
+    else:  # a thread id names a folder: it must stay inside the runs root
+        from ttom.paths import check_id, inside
+
+        runs = settings.cache_dir / "runs"
+        run_dir = inside(runs, runs / check_id(_thread_id()) / str(n))
     _emit("plan", planner=info["planner"], prompt=layout.prompt, objects=[o.phrase for o in layout.objects],
           edit=info.get("edit"))
     return {

@@ -63,8 +63,9 @@ def run_agent(
     from ttom.agents.checkpoint import open_checkpointer
     from ttom.agents.graph import build_graph
     from ttom.errors import ConfigError
+    from ttom.paths import check_id
 
-    thread_id = thread_id or uuid.uuid4().hex
+    thread_id = check_id(thread_id) if thread_id is not None else uuid.uuid4().hex
     config = {"configurable": {"thread_id": thread_id}}
     if resume is _NO_RESUME:
         payload: Any = {"prompt": prompt or "", "layout": layout, "options": options or {}}
@@ -118,6 +119,7 @@ class ProgressView:
         self.bar.__exit__(*exc)
 
     def __call__(self, e: dict[str, Any]) -> None:
+        e = _escaped(e)  # prompts, phrases and reasons are data, never rich markup
         kind, say = e.get("event"), self.bar.console.print
         if kind == "plan":
             edit = f" (edit: {e['edit']})" if e.get("edit") else ""
@@ -152,3 +154,16 @@ class ProgressView:
         elif kind == "memorize":
             say(f"memory: {e['action']}" + (f" {e['entry_id'][:8]}" if e.get("entry_id") else "")
                 + (f" ({e['reason']})" if e.get("reason") else ""))
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every string escaped for rich markup (dicts and lists walked)."""
+    from rich.markup import escape
+
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v) for v in value]
+    return value

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ttom.cli.options import run_options
 from ttom.cli.run import make_console, print_summary, run_with_progress
@@ -24,7 +25,7 @@ def chat(
 
     console = make_console()
     thread = thread or uuid.uuid4().hex[:12]
-    console.print(f"ttom chat, thread {thread}. Describe a scene, then edit it; empty line or 'quit' ends.")
+    console.print(f"ttom chat, thread {escape(thread)}. Describe a scene, then edit it; empty line or 'quit' ends.")
     turn = 0
     while True:
         try:
@@ -41,7 +42,7 @@ def chat(
         try:
             result = run_with_progress(console, prompt=text.strip(), options=opts, thread_id=thread)
         except (TtomError, LayoutError) as e:
-            console.print(f"[red]error:[/] {e}")
+            console.print(f"[red]error:[/] {escape(str(e))}")
             continue
         print_summary(console, result)
         typer.echo(json.dumps({"turn": turn, "video": result.values.get("video"),

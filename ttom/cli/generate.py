@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ttom.cli.options import run_options
 from ttom.cli.run import make_console, print_summary, run_with_progress
@@ -36,7 +37,7 @@ def generate(
         raise ConfigError("the prompt is empty; give a sentence describing the scene")
     layout = Layout.from_file(layout_file).to_dict() if layout_file else None
     if layout and layout["prompt"] != prompt:
-        console.print(f"[yellow]note:[/] following the layout's own prompt: {layout['prompt']!r}")
+        console.print(f"[yellow]note:[/] following the layout's own prompt: {escape(repr(layout['prompt']))}")
     result = run_with_progress(console, prompt=layout["prompt"] if layout else prompt, layout=layout,
                   options={**options, "out_dir": str(out)}, thread_id=thread)
     print_summary(console, result)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 
 def make_console():
@@ -48,18 +49,18 @@ def print_summary(console, result) -> None:
         console.print("[yellow]layout rejected; nothing generated[/]")
         return
     if result.interrupt is not None:
-        console.print(f"paused for approval; resume with: ttom generate --thread {result.thread_id} --resume")
+        console.print(f"paused for approval; resume with: ttom generate --thread {escape(result.thread_id)} --resume")
         return
     report = result.report or {}
     run = Path(v["run_dir"])
     files = [f for f in ("video.mp4", "video.gif", "overlay.png", "report.json", "pytorch_lora_weights.safetensors")
              if (run / f).exists()]
-    console.print(f"[green]wrote[/] {run}/{', '.join(files)}")
+    console.print(f"[green]wrote[/] {escape(str(run))}/{', '.join(files)}")
     tto, critic, memory = report.get("tto", {}), report.get("critic") or {}, report.get("memory") or {}
     if tto.get("losses"):
         first, last = tto["losses"][0][0], tto["losses"][-1][-1]
         console.print(f"TTO ({tto['mode']}): loss {first:.4f} → {last:.4f}, {tto['seconds']:.1f} s")
     console.print(f"rounds {report.get('rounds')}, critic {critic.get('decision')}, memory {memory.get('action')}"
-                  f"{' (hit)' if memory.get('hit') else ''}; thread {result.thread_id}")
+                  f"{' (hit)' if memory.get('hit') else ''}; thread {result.thread_id}", markup=False)
 
 

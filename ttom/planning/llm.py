@@ -137,7 +137,10 @@ class LLMPlanner:
         if chat_model is None and not self.settings.llm_base_url:
             raise ConfigError("no LLM endpoint configured: set TTOM_LLM_BASE_URL (e.g. http://localhost:8000/v1 for "
                               "vLLM, http://localhost:11434/v1 for Ollama) or use the offline planner")
-        self.endpoint = self.settings.llm_base_url or "(custom chat model)"
+        from ttom.config import mask_url
+
+        # what reports, notes and errors show: never the password of a user:password@ URL
+        self.endpoint = mask_url(self.settings.llm_base_url) or "(custom chat model)"
         self.model = self.settings.llm_model
         self.methods = list(methods)
         bad = [m for m in self.methods if m not in METHODS]
