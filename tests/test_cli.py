@@ -103,3 +103,38 @@ def test_markup_in_data_is_printed_as_text(tmp_path):
               "--critic", "off", "--no-memory", "--device", "cpu", "--out", str(tmp_path / "o"), env=env)
     assert r.returncode == 0, r.stderr
     assert "[/bold] red dog [link=file:///etc/passwd]x[/link]" in r.stderr
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--seed", "18446744073709551616"], "seed"),
+    (["--seed", "-1"], "seed"),
+    (["--frames", "100001"], "frames"),
+    (["--model", ""], "model"),
+    (["--guidance", "nan"], "guidance: Input should be a finite number"),
+    (["--loss-threshold", "nan"], "tto.loss_threshold: Input should be a finite number"),
+    (["--lr", "inf"], "tto.lr"),
+    (["--layers=-1"], "--layers"),
+    (["--max-rounds", "1000"], "max_rounds"),
+])
+def test_unbounded_or_non_finite_options_are_refused_before_anything_starts(args, named, tmp_path):
+    env = {**__import__("os").environ, "COLUMNS": "200", "TTOM_CACHE_DIR": str(tmp_path / "cache")}
+    r = _ttom("generate", "a red circle", *args, env=env)
+    assert r.returncode == 2 and named in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "cache").exists()  # no checkpoint, memory or run folder was made
+
+
+def test_many_objects_are_refused_with_a_clear_line_and_boxes_stay_valid():
+    from ttom.layout import MAX_OBJECTS
+    from ttom.planning.errors import PlannerError
+    from ttom.planning.plan import plan
+
+    nouns = ("cat dog bird car tree house ball box cup chair table lamp book pen phone bottle apple banana orange "
+             "horse cow sheep pig duck goat bike bus truck boat plane train kite drum flag").split()
+    for n in (12, 20, MAX_OBJECTS):
+        layout = plan(", ".join(f"a {w}" for w in nouns[:n]), planner="offline").layout
+        assert len(layout.objects) == n  # every box valid: the Layout would not exist otherwise
+    assert len(plan(f"{MAX_OBJECTS} cats", planner="offline").layout.objects) == MAX_OBJECTS
+    with pytest.raises(PlannerError, match=f"at most {MAX_OBJECTS}"):
+        plan(", ".join(f"a {w}" for w in nouns[:MAX_OBJECTS + 1]), planner="offline")
+    r = _ttom("plan", ", ".join(f"a {w}" for w in nouns[:MAX_OBJECTS + 1]), "--planner", "offline")
+    assert r.returncode == 2 and "at most 32" in r.stderr and "Traceback" not in r.stderr

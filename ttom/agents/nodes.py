@@ -21,9 +21,8 @@ from typing import Any, Literal
 from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import ValidationError
 
-from ttom.agents.state import AgentContext, AgentState, RunOptions
+from ttom.agents.state import AgentContext, AgentState, RunOptions, check_options
 from ttom.errors import ConfigError
 from ttom.layout import Keyframe, Layout
 from ttom.planning.errors import PlannerError
@@ -113,11 +112,7 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     text = (state.get("prompt") or "").strip()
     if not text:
         raise PlannerError("the prompt is empty; give a sentence describing the scene (or an edit of the last one)")
-    try:
-        opts = _options(state)
-    except ValidationError as e:
-        bad = "; ".join(f"{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())
-        raise ConfigError(f"bad options: {bad}") from None
+    opts = check_options(state.get("options"))
     check_model(opts.model or settings.model)
     start = time.perf_counter()
     info: dict[str, Any] = {"request": text}

@@ -133,8 +133,12 @@ def run_options(command):
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ttom.agents.state import check_options
+
         values = {name: kwargs.pop(name) for name in _RUN_OPTIONS}
-        return command(*args, options=to_run_options(values), **kwargs)
+        options = to_run_options(values)
+        check_options(options)  # every bound, before anything starts
+        return command(*args, options=options, **kwargs)
 
     params = own + shared
     wrapper.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]

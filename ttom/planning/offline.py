@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from ttom.geometry import centre
-from ttom.layout import Keyframe, Layout, LayoutObject
+from ttom.layout import MAX_OBJECTS, Keyframe, Layout, LayoutObject
 from ttom.planning import lexicon as lx
 from ttom.planning.parse import SceneSpec, analyze, names_match
 from ttom.planning.validate import ValidationReport, validate
@@ -198,15 +198,33 @@ def _place_components(spec: SceneSpec, groups: dict[int, _Group], static: list[i
         ys0 = [c[1] - groups[g].gh / 2 for g, c in comp.items()]
         ys1 = [c[1] + groups[g].gh / 2 for g, c in comp.items()]
         boxes.append((min(xs0), min(ys0), max(xs1), max(ys1)))
-    avail = 1 - 2 * MARGIN - GAP * (len(components) - 1)
-    total_w = sum(b[2] - b[0] for b in boxes)
+    # one row of slots while the components keep at least half their size in it; else rows of slots
+    n_rows = 1
+    while True:
+        per_row = math.ceil(len(components) / n_rows)
+        rows = [list(range(i, min(i + per_row, len(components)))) for i in range(0, len(components), per_row)]
+        widths = [sum(boxes[i][2] - boxes[i][0] for i in row) for row in rows]
+        avail = 1 - 2 * MARGIN - GAP * (per_row - 1)
+        if avail > 0 and all(w <= 2 * avail for w in widths) or per_row == 1:
+            break
+        n_rows += 1
+    row_h = (1 - 2 * MARGIN) / n_rows
+    for r, row in enumerate(rows):
+        _place_row(spec, groups, [components[i] for i in row], [boxes[i] for i in row], widths[r],
+                   max(avail, 1e-3), row_h, MARGIN + r * row_h if n_rows > 1 else None)
+
+
+def _place_row(spec: SceneSpec, groups: dict[int, _Group], components: list[dict[int, tuple[float, float]]],
+               boxes: list[tuple[float, float, float, float]], total_w: float, avail: float, row_h: float,
+               row_top: float | None) -> None:
+    """Components side by side in one row of slots (``row_top`` None: the whole frame's height)."""
     x = MARGIN
     fx = min(1.0, avail / total_w) if total_w > 0 else 1.0
     if total_w * fx < avail:
         x += (avail - total_w * fx) / 2
     for comp, b in zip(components, boxes, strict=False):
         w, h = (b[2] - b[0]), (b[3] - b[1])
-        f = min(fx, (1 - 2 * MARGIN) / h) if h > 0 else fx
+        f = min(fx, row_h / h) if h > 0 else fx
         spread = any(groups[g].spread for g in comp)
         # a lone thing sits on the ground, or in the sky if it flies
         if len(comp) == 1:
@@ -222,6 +240,8 @@ def _place_components(spec: SceneSpec, groups: dict[int, _Group], static: list[i
             pos = spec.positions.get(groups[g].mention)
             if pos and len(pos) == 1 and len(comp) == 1:
                 ccx, cy_target = _POSITION_CENTRES.get(pos[0], (ccx, cy_target))
+        if row_top is not None:  # several rows: the row decides the height
+            cy_target = row_top + row_h / 2
         bcx, bcy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
         half_h = h * f / 2
         cy = min(max(cy_target, MARGIN + half_h), 1 - MARGIN - half_h)
@@ -335,11 +355,17 @@ def plan_offline(prompt: str, spec: SceneSpec | None = None) -> Layout:
 
         raise PlannerError("the prompt is empty; give a sentence describing the scene")
     spec = spec or analyze(prompt)
+    asked = sum(max(1, spec.mentions[k].count) for k in spec.objects)
+    if asked > MAX_OBJECTS:
+        from ttom.planning.errors import PlannerError
+
+        raise PlannerError(f"the prompt asks for {asked} objects; a layout holds at most {MAX_OBJECTS} (a video model "
+                           "cannot place more apart): ask for fewer")
     groups: dict[int, _Group] = {}
     for k in spec.objects:
         m = spec.mentions[k]
         w, h = object_size(m.name, m.size)
-        groups[k] = _Group(mention=k, name=m.name, phrase=m.phrase, n=max(1, min(m.count, 24)), w=w, h=h)
+        groups[k] = _Group(mention=k, name=m.name, phrase=m.phrase, n=max(1, m.count), w=w, h=h)
         # large counts: shrink so the grid fits the frame
         groups[k].fit(1 - 2 * MARGIN, 0.8)
         if k in spec.visibility:
