@@ -97,3 +97,40 @@ def test_mcp_server_submit_status_result(tmp_path):
             assert seen and any("denoising" in (m or "") for _, m in seen)
 
     anyio.run(main)
+
+
+def test_langchain_tool_errors_reach_the_calling_model(tmp_path):
+    """ttom's errors become the tool's answer (status error), not an exception out of the host agent."""
+    from ttom.config import Settings
+    from ttom.tools.agent_tool import make_video_tool
+
+    tool = make_video_tool({"model": "cogvideox-5b", "device": "cpu", "critic": "off", "out_dir": str(tmp_path)},
+                           settings=Settings(cache_dir=tmp_path / "cache"))
+    msg = tool.invoke({"type": "tool_call", "id": "c1", "name": "generate_video", "args": {"prompt": PROMPT}})
+    assert msg.status == "error" and "THUDM/CogVideoX-5b" in msg.content and "--model PATH" in msg.content
+    msg = tool.invoke({"type": "tool_call", "id": "c2", "name": "generate_video",
+                       "args": {"prompt": PROMPT, "thread_id": "../../etc"}})
+    assert msg.status == "error" and "is not allowed" in msg.content
+
+
+def test_mcp_server_says_its_version_and_help_lists_every_tool():
+    import os
+    import subprocess
+    import sys
+
+    from mcp.client.client import Client
+
+    from ttom import __version__
+    from ttom.tools.mcp_server import build_server
+
+    server = build_server()
+
+    async def main():
+        async with Client(server) as c:
+            assert c.server_info.version == __version__
+            return {t.name for t in (await c.list_tools()).tools}
+
+    names = anyio.run(main)
+    r = subprocess.run([sys.executable, "-m", "ttom.cli", "serve", "mcp", "--help"], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "300"}, timeout=60)
+    assert names and all(n in r.stdout for n in names), (names, r.stdout)

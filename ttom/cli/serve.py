@@ -16,7 +16,7 @@ def serve_mcp(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8765, "--port"),
 ) -> None:
-    """An MCP server (mcp >= 2) with tools for long jobs: submit_video, job_status, job_result, generate_video."""
+    """An MCP server (mcp >= 2): submit_video, job_status, job_result, resume_job (long jobs) and generate_video (one call)."""
     from ttom.tools.mcp_server import build_server
 
     server = build_server()

@@ -186,7 +186,9 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
     import anyio
 
     jobs = JobManager(defaults, settings)
-    server = MCPServer("ttom", instructions="Compositional text-to-video: submit_video starts a job (objects follow a "
+    from ttom import __version__
+
+    server = MCPServer("ttom", version=__version__, instructions="Compositional text-to-video: submit_video starts a job (objects follow a "
                        "planned layout); poll job_status; job_result gives the video path and scores.")
 
     def clear(fn):
