@@ -128,3 +128,16 @@ def test_abstraction_placeholders_and_directions_from_the_layout():
     k = abstract(layout)
     assert k.key == "Direction: [right up still]. <object_0> <verb_0>."
     assert k.objects == {"<object_0>": "ball"} and k.verbs == {"<verb_0>": "bounces"}
+
+
+def test_count_edit_keeps_the_objects_attributes():
+    """'now two squares' of a red square asks for two red squares (issue 18, ttom chat)."""
+    from ttom.planning.edits import edit_request
+    from ttom.planning.plan import plan as plan_fn
+
+    lay = plan_fn("a red square moving right and a blue circle", planner="offline").layout
+    edit = edit_request("now two squares", lay)
+    assert edit.replan_prompt == "two red squares moving right and a blue circle"
+    assert edit_request("add a square", plan_fn("two yellow squares", planner="offline").layout).replan_prompt == \
+        "three yellow squares"
+    assert edit_request("add an apple", plan_fn("a dog", planner="offline").layout).replan_prompt == "a dog and an apple"

@@ -18,6 +18,7 @@ from ttom.cli.run import make_console, print_summary, run_with_progress
 def chat(
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (turn N writes to OUT/turn-N)."),
     thread: str = typer.Option(None, "--thread", help="Thread id; reuse one to continue a conversation."),
+    as_json: bool = typer.Option(False, "--json", help="Also print one JSON line per turn on stdout (for programs)."),
     options: dict[str, Any] | None = None,
 ) -> None:
     """Requests in conversation, one thread: a scene, then edits ("make the dog bigger", "now two dogs")."""
@@ -30,7 +31,7 @@ def chat(
     while True:
         try:
             text = input("you> ") if sys.stdin.isatty() else sys.stdin.readline()
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt ends the chat
             break
         if not text or text.strip().lower() in ("", "quit", "exit", "q"):
             break
@@ -44,10 +45,14 @@ def chat(
         except (TtomError, LayoutError) as e:
             console.print(f"[red]error:[/] {escape(str(e))}")
             continue
+        except KeyboardInterrupt:  # Ctrl-C cancels this turn; the conversation goes on
+            console.print("[yellow]turn cancelled[/]; describe a scene or an edit, or 'quit'")
+            continue
         print_summary(console, result)
-        typer.echo(json.dumps({"turn": turn, "video": result.values.get("video"),
-                               "report": result.values.get("report_path"),
-                               "objects": [o["phrase"] for o in result.values.get("current_layout", {}).get("objects", [])],
-                               "decision": result.values.get("decision")}))
+        if as_json:
+            v = result.values
+            typer.echo(json.dumps({"turn": turn, "video": v.get("video"), "report": v.get("report_path"),
+                                   "objects": [o["phrase"] for o in v.get("current_layout", {}).get("objects", [])],
+                                   "decision": v.get("decision")}))
 
 

@@ -90,6 +90,15 @@ def _map_boxes(layout: Layout, names: set[str], fn) -> Layout:
     return layout.model_copy(update={"objects": objects})
 
 
+def _attributes(layout: Layout, name: str) -> list[str]:
+    """The attribute words of ``name``'s phrase in the layout ("a red square" → ["red"])."""
+    obj = next((o for o in layout.objects if o.name == name), None)
+    if obj is None:
+        return []
+    skip = set(name.lower().split()) | set(lx.NUMBER_WORDS) | {"the"}
+    return [w for w in _words(obj.phrase) if w not in skip and lx.singularize(w) not in skip]
+
+
 def _phrase_pattern(name: str) -> str:
     plural = lx.pluralize(name)
     nums = "|".join(sorted((re.escape(k) for k in lx.NUMBER_WORDS), key=len, reverse=True))
@@ -139,7 +148,10 @@ def edit_request(text: str, layout: Layout | None) -> Edit | None:
         count = n if n is not None else 1
         if words[0] in ("add", "plus", "also", "and", "more") and name in known:
             count = layout.counts()[name] + (n or 1)
-        phrase = f"{_number_word(count)} {lx.pluralize(name)}" if count > 1 else f"a {name}"
+        # keep what the scene says of the object ("two squares" of a red square: two red squares)
+        attrs = _attributes(layout, name)
+        noun = " ".join([*attrs, lx.pluralize(name) if count > 1 else name])
+        phrase = f"{_number_word(count)} {noun}" if count > 1 else f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
         prompt, k = re.subn(_phrase_pattern(name), phrase, layout.prompt, count=1, flags=re.I)
         if not k:
             prompt = f"{layout.prompt} and {phrase}"
