@@ -138,3 +138,34 @@ def test_many_objects_are_refused_with_a_clear_line_and_boxes_stay_valid():
         plan(", ".join(f"a {w}" for w in nouns[:MAX_OBJECTS + 1]), planner="offline")
     r = _ttom("plan", ", ".join(f"a {w}" for w in nouns[:MAX_OBJECTS + 1]), "--planner", "offline")
     assert r.returncode == 2 and "at most 32" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unreadable_inputs_are_one_clear_line(tmp_path):
+    import numpy as np
+
+    from ttom.video import write_video
+
+    lay = tmp_path / "lay.json"
+    r = _ttom("plan", "a red circle moving right", "--planner", "offline")
+    lay.write_text(r.stdout)
+    good = tmp_path / "good.mp4"
+    write_video(np.zeros((8, 32, 32, 3), np.uint8), good, fps=4)
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video")
+    (tmp_path / "cut.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00 not utf-8")
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (["critic", str(tmp_path / "zero.mp4"), "--layout", str(lay)], "is empty"),
+        (["critic", str(tmp_path / "text.mp4"), "--layout", str(lay)], "cannot be read as a video"),
+        (["critic", str(tmp_path / "cut.mp4"), "--layout", str(lay)], "cannot be read as a video"),
+        (["critic", str(good), "--layout", str(lay), "--overlay", str(tmp_path)], "--overlay"),
+        (["critic", str(good), "--layout", str(tmp_path / "bad.txt")], "not a UTF-8 text file"),
+        (["plan", "--file", str(tmp_path / "bad.txt")], "not UTF-8 text"),
+        (["generate", "a dog", "--out", str(tmp_path / "afile")], "is a file"),
+        (["generate", "a dog", "--layout", str(tmp_path / "bad.txt")], "not a UTF-8 text file"),
+    ]
+    for args, needle in cases:
+        r = _ttom(*args, env={**__import__("os").environ, "TTOM_CACHE_DIR": str(tmp_path / "cache")})
+        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)

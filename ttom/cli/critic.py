@@ -49,6 +49,8 @@ def critic(
                     kwargs["sam2_config"] = sam2_config
     if not video.is_file():
         raise ConfigError(f"video {video} does not exist")
+    if overlay is not None and (overlay.is_dir() or not overlay.parent.is_dir()):
+        raise ConfigError(f"--overlay {overlay}: give a PNG file path in an existing folder")
     report = critique_file(video, lay, backend, overlay_path=overlay, **kwargs)
     out = report.model_dump(mode="json") if full else report.summary()
     typer.echo(json.dumps(out, indent=2))

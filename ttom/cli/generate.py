@@ -35,6 +35,12 @@ def generate(
         return
     if not prompt or not prompt.strip():
         raise ConfigError("the prompt is empty; give a sentence describing the scene")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder (it is made if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot make this folder ({e.strerror or e})") from None
     layout = Layout.from_file(layout_file).to_dict() if layout_file else None
     if layout and layout["prompt"] != prompt:
         console.print(f"[yellow]note:[/] following the layout's own prompt: {escape(repr(layout['prompt']))}")

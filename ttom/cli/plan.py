@@ -23,7 +23,12 @@ def _read_prompts(prompts: list[str] | None, file: Path | None) -> list[str]:
 
             raise ConfigError(f"--file {file} does not exist (one prompt per line; '-' reads stdin)")
         else:
-            text = file.read_text(encoding="utf-8")
+            try:
+                text = file.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                from ttom.errors import ConfigError
+
+                raise ConfigError(f"--file {file} is not UTF-8 text (one prompt per line)") from None
         out += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     return out
 
