@@ -7,6 +7,7 @@ so they run offline with real text features and a real tokenizer.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 
 from ttom.errors import WeightsNotFoundError
@@ -26,19 +27,28 @@ def minilm_path() -> str:
 def load_minilm():
     """(tokenizer, BertModel) from the packaged weights, loaded once per process."""
     from transformers import AutoTokenizer, BertModel
-    from transformers.utils import logging as hf_logging
 
     path = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    with quiet_loading():
+        model = BertModel.from_pretrained(path, local_files_only=True)
+    model.requires_grad_(False).eval()
+    return tokenizer, model
+
+
+@contextmanager
+def quiet_loading():
+    """transformers without its load report (the unused pooler listed as "unexpected") and its
+    100-tensor "Loading weights" bar: ttom shows its own progress."""
+    from transformers.utils import logging as hf_logging
+
     verbosity = hf_logging.get_verbosity()
     bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()  # its load report lists the unused pooler as "unexpected"
-    hf_logging.disable_progress_bar()  # a 100-tensor "Loading weights" bar on every command
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
-        model = BertModel.from_pretrained(path, local_files_only=True)
+        yield
     finally:
         hf_logging.set_verbosity(verbosity)
         if bar:
             hf_logging.enable_progress_bar()
-    model.requires_grad_(False).eval()
-    return tokenizer, model

@@ -64,7 +64,10 @@ def _load_sentence_transformer(path: str):
         if model is None:
             from sentence_transformers import SentenceTransformer
 
-            model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            from ttom.minilm import quiet_loading
+
+            with quiet_loading():
+                model = SentenceTransformer(path, device="cpu", local_files_only=True)
             _models[path] = model
         return model
 
