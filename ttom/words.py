@@ -55,8 +55,8 @@ def noun_lemmas(word: str) -> tuple[str, ...]:
     known = getAllLemmas(w)
     if "NOUN" in known:
         return tuple(known["NOUN"])
-    if known:
-        return (w,)
+    if known or not w.endswith("s"):
+        return (w,)  # unknown words form the plural with -s ("wombats"); "bonsai" is its own singular
     return tuple(getAllLemmasOOV(w, "NOUN").get("NOUN", (w,)))
 
 

@@ -127,3 +127,69 @@ def test_abstraction_placeholders_and_directions_from_the_layout():
     k = abstract(layout)
     assert k.key == "Direction: [right up still]. <object_0> <verb_0>."
     assert k.objects == {"<object_0>": "ball"} and k.verbs == {"<verb_0>": "bounces"}
+
+
+# Every phrase the grammar reads as a relation (by RelationName) and as a direction; a key keeps the
+# phrase's own words, and a side word ("left" in "to the left of") is never taken for a verb.
+RELATION_PHRASES = {
+    "left": ["to the left of", "on the left of", "at the left of", "left of", "on the left side of",
+             "to the left-hand side of"],
+    "right": ["to the right of", "on the right of", "at the right of", "right of", "on the right side of",
+              "to the right-hand side of"],
+    "above": ["above", "over", "high above"],
+    "on": ["on", "on top of", "atop", "upon"],
+    "below": ["below"],
+    "under": ["under", "underneath", "beneath", "at the bottom of", "at the foot of"],
+    "in front of": ["in front of", "in the front of"],
+    "behind": ["behind", "in back of", "at the back of"],
+    "next to": ["next to", "beside", "alongside", "close to", "near"],
+    "in": ["in", "inside", "within"],
+}
+MOTION_PHRASES = {
+    "left": ["moving left", "moves left", "rolls to the left", "drives towards the left", "moves leftwards",
+             "moves from right to left", "moves to the left side"],
+    "right": ["moving right", "moves right", "rolls to the right", "drives towards the right", "moves rightwards",
+              "moves from left to right", "moves to the right side"],
+    "up": ["moving up", "moves up", "moves upwards", "moves from the bottom to the top"],
+    "down": ["moving down", "moves down", "moves downwards", "moves from the top to the bottom"],
+}
+
+
+def test_every_relation_name_has_phrases_under_test():
+    from typing import get_args
+
+    from ttom.agents.parse import RelationName
+
+    assert set(get_args(RelationName)) - {"between"} == set(RELATION_PHRASES)
+
+
+@pytest.mark.parametrize(("relation", "phrase"), [(r, p) for r, ps in RELATION_PHRASES.items() for p in ps])
+def test_relation_words_stay_in_the_key(relation, phrase):
+    from ttom.agents.parse import analyze
+
+    prompt = f"a dog {phrase} a car"
+    spec = analyze(prompt)
+    assert [(r.subject, r.relation, r.reference) for r in spec.relations] == [(0, relation, 1)]
+    k = abstract(plan_offline(prompt), prompt)
+    assert k.template == f"<object_0> {phrase} <object_1>." and k.verbs == {}
+    # with a verb before it, the verb is the placeholder and the relation keeps its words
+    prompt = f"a dog sits {phrase} a car"
+    k = abstract(plan_offline(prompt), prompt)
+    assert k.template == f"<object_0> <verb_0> {phrase} <object_1>." and k.verbs == {"<verb_0>": "sits"}
+
+
+@pytest.mark.parametrize(("direction", "phrase"), [(d, p) for d, ps in MOTION_PHRASES.items() for p in ps])
+def test_direction_words_stay_in_the_key(direction, phrase):
+    prompt = f"a ball {phrase}"
+    k = abstract(plan_offline(prompt), prompt)
+    verb, rest = phrase.split(" ", 1)
+    assert k.template == f"<object_0> <verb_0> {rest}." and k.verbs == {"<verb_0>": verb}
+    assert k.directions == [[direction] * 3]
+
+
+def test_opposite_relations_and_directions_give_keys_that_differ_only_in_their_words():
+    for a, b in (("left", "right"), ("above", "below"), ("in front of", "behind")):
+        for pa, pb in zip(RELATION_PHRASES[a], RELATION_PHRASES[b], strict=False):
+            ka, kb = key(f"a dog {pa} a car"), key(f"a dog {pb} a car")
+            assert ka.replace(pa, "REL") == kb.replace(pb, "REL") and ka != kb
+    assert key("the man left the room") == "Direction: [still]. <object_0> <verb_0> <environment_0>."

@@ -27,11 +27,6 @@ OVERLAP_RELATIONS = {"on", "under", "in", "in front of", "behind"}
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|[.,;:!?]")
 _PUNCT = {".", ",", ";", ":", "!", "?"}
-_ADVERBS = {"slowly", "quickly", "gently", "hard", "fast", "gradually", "smoothly", "softly", "then",
-            "first", "initially", "finally", "also", "still", "just", "very", "steadily", "rapidly",
-            "high", "higher", "lazily", "silently", "gracefully", "nearby", "overhead", "together",
-            "away", "back", "forth", "again", "now", "patiently", "proudly", "heavy", "tall", "open",
-            "only", "later", "eventually", "suddenly", "briskly", "calmly", "quietly", "loosely"}
 
 
 @dataclass
@@ -138,16 +133,18 @@ def is_nounish(word: str) -> bool:
 def _is_boundary(tokens: list[str], j: int, span: list[str], plural: bool | None, coordinated: bool = False) -> bool:
     """Whether token ``j`` ends a noun phrase whose words so far are ``span``."""
     w = tokens[j]
-    if w in _PUNCT or w in lx.PREPOSITIONS or w in lx.CONJUNCTIONS or w in _ADVERBS or w in _ONEWORD:
+    if w in _PUNCT or w in lx.PREPOSITIONS or w in lx.CONJUNCTIONS or lx.is_adverb(w) or w in _ONEWORD:
         return True
     if w in lx.NUMBER_WORDS or w in lx.SINGULAR_DETERMINERS or w in lx.PRONOUNS:
         return True
     if not span:
         return False
     nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
+    if w in ("left", "right") and nxt in ("of", "side"):
+        return True  # "a dog right of a car": a side, not a word of the noun phrase
     if w.endswith("ly") and len(w) > 4 and w not in lx.NOUNS:
         # "a lively cat", "an elderly man": an adjective when a noun follows
-        return not (is_nounish(nxt) or w in lx.ADJECTIVES_LY)
+        return not (is_nounish(nxt) or lx.is_adjective_ly(w))
     if _compound_at(tokens, j - 1) >= 2 or _compound_at(tokens, max(j - 2, 0)) == 3:
         return False  # inside a known compound ("building block", "robot vacuum")
     if w in lx.VERBS:
@@ -249,8 +246,12 @@ def _make_mention(tokens: list[str], start: int, head_first: int, head_last: int
         lx.singularize(head_word) in lx.NON_OBJECTS or name in lx.NON_OBJECTS or head_word in lx.NON_OBJECTS
     ):
         return None
+    if name not in lx.COMPOUND_NOUNS and (
+        lx.is_abstract_noun(head_word) or lx.is_adjective_only(head_word)
+    ):
+        return None  # "with great patience", "a realistic ...": no thing to place
     if tokens[start] in lx.POSSESSIVES and not is_noun(head_word):
-        return None  # "its warm glow": a part or a quality of something already named
+        return None  # "its soft light": a part or a quality of something already named
     if count is not None and count < 0:  # "two pairs of X"
         count = -count if head_word in lx.PLURALIA_TANTUM else -2 * count
     if count is None:
@@ -269,11 +270,12 @@ def _make_mention(tokens: list[str], start: int, head_first: int, head_last: int
                    "down", "up", "onto", "toward", "towards", "within", "throughout", "from", "of", "by", "near",
                    "above", "under", "below", "beneath", "to"}
     if name == "sun" and prep in ("in", "under") and tokens[start] == "the":
-        role = "place"  # "glint under the sun", "basking in the sun": the light, not the star
+        role = "place"  # "lying in the sun", "a lizard under the sun": the sunlight, not the star
     elif name in lx.ALWAYS_PLACES or lx.singularize(head_word) in lx.ALWAYS_PLACES:
         role = "place"
-    elif (name in lx.PLACES or head_word in lx.PLACES) and prep in place_preps:
-        role = "place"
+    elif (name in lx.PLACES or head_word in lx.PLACES or (name not in lx.NOUNS and lx.compound_place(name))) \
+            and prep in place_preps:
+        role = "place"  # "in a park", "in a ballroom" (a closed compound of a place)
     article = "an" if (attrs + [name])[0][0] in "aeiou" else "a"
     phrase = " ".join([article, *attrs, name])
     return Mention(name=name, phrase=phrase, count=count, explicit_count=explicit, attributes=attrs,
@@ -426,8 +428,7 @@ def _find_relations(spec: SceneSpec, text: str, idx: list[int], clause_of: list[
             continue
         rel: RelationName
         if kind == "LR":
-            side = mt.group(0).split()
-            rel = "left" if "left" in side else "right"
+            rel = "left" if re.search(r"\bleft\b", mt.group(0)) else "right"  # "left-hand" too
         else:
             rel = kind  # type: ignore[assignment]
         if rel == "between" and spec.mentions[ref].count < 2:
@@ -437,17 +438,12 @@ def _find_relations(spec: SceneSpec, text: str, idx: list[int], clause_of: list[
 
 
 _SIDES = {"left": "left", "right": "right", "top": "up", "bottom": "down"}
+# Words that name a side or a direction; some are also verb forms ("left", "lower", "back").
+_DIRECTION_WORDS = {"left", "right", "top", "bottom", "upper", "lower", "center", "centre", "middle", "up", "down",
+                    "front", "back", "side"}
 _ONEWORD = {"leftward": "left", "leftwards": "left", "rightward": "right", "rightwards": "right",
             "upward": "up", "upwards": "up", "downward": "down", "downwards": "down", "skyward": "up",
             "skywards": "up"}
-# "setting up a tripod", "picks up a cup": phrasal verbs, not upward motion
-_PHRASAL_UP = {"set", "pick", "clean", "fill", "line", "light", "sign", "show", "wake", "warm", "wrap",
-               "tie", "open", "mix", "make", "give", "take", "look", "break", "cheer", "dress", "end",
-               "hold", "keep", "eat", "drink", "use", "heat", "gather", "pile", "stack", "back", "calm",
-               "slow", "settle", "write", "put", "lock", "shut", "sit", "lie", "cool", "tidy", "sum"}
-_PATH_PLACES = {"street", "road", "highway", "river", "stream", "track", "tracks", "path", "lane",
-                "hallway", "corridor", "aisle", "avenue", "alley", "runway", "sidewalk", "pavement", "trail",
-                "canal", "boulevard"}
 
 
 def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[int], covered: set[int]) -> None:
@@ -478,7 +474,7 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
         if w in _ONEWORD:
             add(j, j + 1, _ONEWORD[w], 3)
     # "to the left", "towards the right side of the living room" (not "to the left of a bench")
-    for mt in re.finditer(r"\b(?:to|towards|toward) the (left|right)(?: side)?\b", text):
+    for mt in re.finditer(r"\b(?:to|towards|toward) the (left|right)(?:-hand)?(?: side)?\b(?!-)", text):
         a, b = idx[mt.start()], idx[mt.end() - 1] + 1
         if b + 1 < len(toks) and toks[b] == "of":
             ref = starts.get(b + 1)
@@ -490,18 +486,18 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
     for j, w in enumerate(toks):
         prev = toks[j - 1] if j > 0 else ""
         nxt = toks[j + 1] if j + 1 < len(toks) else ""
-        after_verb = prev in lx.VERB_AFTER_SUBJECT or prev in lx.VERBS or prev in _ADVERBS
+        after_verb = prev in lx.VERB_AFTER_SUBJECT or prev in lx.VERBS or lx.is_adverb(prev)
         if w in ("left", "right") and after_verb and nxt not in ("of", "side", "hand", "corner"):
             if prev in ("is", "are", "was", "were", "be", "been"):
                 continue
             add(j, j + 1, w, 2)
-        elif w in ("up", "down") and (after_verb or prev in ("itself", "themselves")) and lx.lemma(prev) not in _PHRASAL_UP:
+        elif w in ("up", "down") and (after_verb or prev in ("itself", "themselves")) and lx.lemma(prev) not in lx.PHRASAL_UP:
             if w == "down":
                 # "down the street" means along it; "down the hill" means downwards
                 k = starts.get(j + 1)
                 if k is not None:
                     head = spec.mentions[k].name.split()[-1]
-                    if head in _PATH_PLACES or (head not in lx.DOWNHILL and spec.mentions[k].role == "place"):
+                    if head in lx.PATH_PLACES or (head not in lx.DOWNHILL and spec.mentions[k].role == "place"):
                         continue
             add(j, j + 1, w, 2)
         elif w in ("sky", "air", "clouds", "heavens") and prev == "the" and j >= 2 and toks[j - 2] in ("into", "towards", "toward", "to"):
@@ -597,7 +593,13 @@ def analyze(prompt: str) -> SceneSpec:
     _find_motions(spec, text, idx, clause_of, covered)
     _find_relations(spec, text, idx, clause_of, covered)
     _find_visibility(spec, text, idx, clause_of)
-    # verbs: the first verb form after each subject, in its clause (for the scene abstraction)
+    # verbs: the first verb form after each subject, in its clause (for the scene abstraction).
+    # A direction word inside a relation, motion or position the grammar read ("to the left of",
+    # "left of", "on the lower left", "rolls left") is never the verb: "left" there is a side.
+    in_phrase = set(covered)
+    for mo in spec.motions:
+        in_phrase.update(range(*mo.span))
+    in_relation = {j for r in spec.relations for j in range(*r.span)}  # "close to": no verb at all
     for c, subj in spec.subjects.items():
         m = mentions[subj]
         if m.clause != c or subj in spec.verbs:
@@ -606,8 +608,8 @@ def analyze(prompt: str) -> SceneSpec:
             if clause_of[j] != c:
                 break
             w = tokens[j]
-            if j in covered and w in ("left", "right", "top", "bottom", "upper", "lower", "center", "middle"):
-                continue  # "on the lower left": a position word, not the verb "left"
+            if j in in_relation or (j in in_phrase and w in _DIRECTION_WORDS):
+                continue
             if w in ("is", "are", "was", "were", "being", "been") and j + 1 < len(tokens) and tokens[j + 1] in lx.VERB_AFTER_SUBJECT:
                 continue
             if w in lx.VERB_AFTER_SUBJECT and w not in lx.PREPOSITIONS:
