@@ -112,7 +112,7 @@ def test_abstraction_matches_the_official_form():
 
 def test_similar_scenes_share_a_key_and_different_ones_do_not():
     assert key("A red kayak paddles to the left side of a calm lake.") == key(
-        "A cat slinking to the left side of a cozy living room")
+        "A grey fox trotting to the left side of a quiet garden")
     assert key("A drone flies leftwards while a bird swoops rightwards") == (
         "Direction: [left left left | right right right]. <object_0> <verb_0> leftwards while <object_1> <verb_1> rightwards.")
     assert key("A boat sails to the left on the ocean") != key("A boat sails to the right on the ocean")
@@ -193,3 +193,9 @@ def test_opposite_relations_and_directions_give_keys_that_differ_only_in_their_w
             ka, kb = key(f"a dog {pa} a car"), key(f"a dog {pb} a car")
             assert ka.replace(pa, "REL") == kb.replace(pb, "REL") and ka != kb
     assert key("the man left the room") == "Direction: [still]. <object_0> <verb_0> <environment_0>."
+
+
+@pytest.mark.parametrize("opening", ["a video of", "A realistic video of a scene in which", "a short clip showing",
+                                     "a top-down view of a scene with", "Footage of"])
+def test_a_framing_opening_is_not_part_of_the_key(opening):
+    assert key(f"{opening} a dog running to the left") == key("a dog running to the left")

@@ -57,7 +57,8 @@ NOUNS = _set("nouns")  # concrete, visible things that become layout objects
 COMPOUND_NOUNS = _set("compound_nouns")  # multi-word nouns read as one name (head = last word)
 NON_OBJECTS = _set("non_objects")  # never layout objects, even when a determiner introduces them
 PLACES = _set("places")  # background when a place preposition introduces them
-ALWAYS_PLACES = _set("always_places")  # background whatever introduces them ("a boat on the ocean")
+FRAMING_NOUNS = _set("framing_nouns")  # "a video of", "a clip showing": the kind of picture
+ALWAYS_PLACES = _set("always_places")  # background whatever introduces them ("a ship on the sea")
 
 
 def singularize(word: str) -> str:
@@ -98,7 +99,7 @@ def compound_place(name: str) -> bool:
 # --- verbs ----------------------------------------------------------------------------------
 _VERB_BASES = load_word_list("verbs")
 # Every form of the listed verbs, then without the forms that are nouns as often as verbs
-# ("a ball rolls" but "a bread roll"); those act as verbs right after a subject.
+# ("a stone rolls" but "a bread roll"); those act as verbs right after a subject.
 VERB_AFTER_SUBJECT: set[str] = set().union(*(words.verb_forms(b) for b in _VERB_BASES))
 # "circle" is a shape noun far more often than a verb ("three circles", not "the hawk circles").
 VERBS: set[str] = VERB_AFTER_SUBJECT - (words.verb_forms("circle") - {"circling", "circled"})
@@ -115,7 +116,7 @@ def is_adverb(word: str) -> bool:
 
 
 def is_adjective_ly(word: str) -> bool:
-    """An adjective ending in -ly ("a lively cat", "an elderly man"), per the lexicon."""
+    """An adjective ending in -ly ("a friendly goat", "an ugly duckling"), per the lexicon."""
     return word.endswith("ly") and "ADJ" in words.parts_of_speech(word)
 
 

@@ -33,8 +33,8 @@ _PUNCT = {".", ",", ";", ":", "!", "?"}
 class Mention:
     """One noun phrase of the prompt: an object group (count instances) or a place."""
 
-    name: str  # singular, compound kept: "hot air balloon"
-    phrase: str  # one instance, with its attributes: "a red balloon"
+    name: str  # singular, compound kept: "teddy bear"
+    phrase: str  # one instance, with its attributes: "a red kite"
     count: int  # instances the layout needs
     explicit_count: bool  # the prompt gave a number ("three", "a pair of"), not a bare plural
     attributes: list[str]
@@ -60,7 +60,7 @@ class Motion:
     direction: Direction
     text: str
     strength: int  # 3 explicit ("leftwards", "from left to right"), 2 particle ("rolls left"), 1 verb
-    relative_to: int | None = None  # "from the left of a ball to its right"
+    relative_to: int | None = None  # "from the left of a tree to its right"
     span: tuple[int, int] = (0, 0)
 
 
@@ -141,26 +141,26 @@ def _is_boundary(tokens: list[str], j: int, span: list[str], plural: bool | None
         return False
     nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
     if w in ("left", "right") and nxt in ("of", "side"):
-        return True  # "a dog right of a car": a side, not a word of the noun phrase
+        return True  # "a cat right of a lamp": a side, not a word of the noun phrase
     if w.endswith("ly") and len(w) > 4 and w not in lx.NOUNS:
-        # "a lively cat", "an elderly man": an adjective when a noun follows
+        # "a friendly goat", "an ugly duckling": an adjective when a noun follows
         return not (is_nounish(nxt) or lx.is_adjective_ly(w))
     if _compound_at(tokens, j - 1) >= 2 or _compound_at(tokens, max(j - 2, 0)) == 3:
-        return False  # inside a known compound ("building block", "robot vacuum")
+        return False  # inside a known compound ("ice cream", "teddy bear")
     if w in lx.VERBS:
         return True
     if (w.endswith("ing") or w.endswith("ed")) and len(w) > 4:
-        # "a dog running", "a backpack placed" -- but "a top-down viewed scene" goes on
+        # "a goat grazing", "a lamp placed" -- but "a well lit stage" goes on
         if w in lx.NOUNS and not is_noun(span[-1]) and not is_nounish(nxt):
-            return False  # "a yellow building": the -ing word is the noun itself
+            return False  # "a tall building": the -ing word is the noun itself
         return is_noun(span[-1]) or not is_nounish(nxt)
     prev = span[-1]
     if plural and (lx.is_plural(prev) or prev.endswith("s")) and not lx.is_plural(w) and not w.endswith("s"):
-        return True  # "three bears fish", "two kangaroos box": a plural noun, then its verb
+        return True  # "two otters fish", "three bears box": a plural noun, then its verb
     if w in lx.VERB_AFTER_SUBJECT and (is_noun(prev) or lx.is_plural(prev)):
-        # "two oranges roll", "a sun sets": a verb right after the subject noun
+        # "two lemons roll", "a moon sets": a verb right after the subject noun
         if (plural or coordinated) and not lx.is_plural(w):
-            return True  # "two oranges roll", "one bee and one butterfly fly"
+            return True  # "two lemons roll", "one crow and one moth fly"
         if not plural and w.endswith("s") and not w.endswith("ss"):
             return True
     return False
@@ -210,7 +210,7 @@ def _head(span: list[str], plural: bool | None) -> tuple[int, int]:
     if known and not is_noun(span[last]) and not is_nounish(span[last]):
         w = span[last]
         if w in lx.VERB_AFTER_SUBJECT or w.endswith("s") or w.endswith("ing") or w.endswith("ed"):
-            last = known[-1]  # "a basketball arcs": a verb the lexicon does not know
+            last = known[-1]  # "a kite zigzags": a verb the lexicon does not know
     elif not known and len(span) >= 2:
         # unknown words: a singular noun followed by a 3rd-person verb ("a wombat snuffles")
         w = span[last]
@@ -311,7 +311,7 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
         q = _quantifier(tokens, i)
         if q is None and (i == 0 or tokens[i - 1] in (".", ";", "!", "?")) and tokens[i] not in lx.PRONOUNS \
                 and tokens[i] not in lx.PREPOSITIONS and tokens[i] not in lx.CONJUNCTIONS:
-            # a sentence that starts without a determiner ("Oblong canoe gliding ...", "Clouds drift")
+            # a sentence that starts without a determiner ("Red kite rising ...", "Geese fly south")
             q = (0, None, False)
         if q is not None and not (tokens[i] in ("one", "both") and (i + 1 >= len(tokens) or tokens[i + 1] in _PUNCT)):
             n_q, count, explicit = q
@@ -336,13 +336,13 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
                 i = end
                 continue
         i += 1
-    # bare nouns: "clouds floating under a balloon", "Sled slides down a hill", "roasting marshmallows"
+    # bare nouns: "kites flying over a tent", "Boat drifts past a rock", "eating apples"
     for j, w in enumerate(tokens):
         if used[j] or not is_noun(w) or lx.singularize(w) in lx.NON_OBJECTS or w in lx.NON_OBJECTS:
             continue
         prev = tokens[j - 1] if j > 0 else ""
         if prev and (is_noun(prev) or used[j - 1]) and w in lx.VERB_AFTER_SUBJECT:
-            continue  # "a bird flies": a verb, not the plural of "fly"
+            continue  # "an owl flies": a verb, not the plural of "fly"
         if w in lx.VERBS and prev not in lx.PREPOSITIONS and j > 0:
             continue
         nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
@@ -350,7 +350,7 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
             continue  # a modifier of the next noun; that noun takes the phrase
         if w in lx.COLOURS and nxt and not used[j + 1] and nxt not in _PUNCT and nxt not in lx.PREPOSITIONS \
                 and nxt not in lx.CONJUNCTIONS and nxt not in lx.VERBS:
-            continue  # "orange traffic cones": a colour, not the fruit
+            continue  # "orange road signs": a colour, not the fruit
         start = j
         while start > 0 and not used[start - 1] and (
             tokens[start - 1] in lx.COLOURS or tokens[start - 1] in lx.SIZE_WORDS or tokens[start - 1] in lx.MATERIALS
@@ -367,7 +367,7 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
             for k in range(start, j + 1):
                 used[k] = True
     mentions.sort(key=lambda m: m.start)
-    # "the ball" after "a beach ball" is the same ball, not a second one
+    # "the ball" after "a golf ball" is the same ball, not a second one
     out: list[Mention] = []
     for m in mentions:
         det = tokens[m.start]
@@ -392,7 +392,7 @@ _REL_PATTERNS: list[tuple[str, RelationName]] = [
     (r"below", "below"),
     (r"under|underneath|beneath|at the bottom of|at the foot of", "under"),
     (r"next to|beside|besides|alongside|close to|near|by|around|nearby", "next to"),
-    (r"inside|within|in", "in"),  # not "into": "crumbles into blocks" is a change, not a place
+    (r"inside|within|in", "in"),  # not "into": "turns into ice" is a change, not a place
     (r"between", "between"),
 ]
 _REL_RE = re.compile(r"\b(?:" + "|".join(f"(?P<g{k}>{p})" for k, (p, _) in enumerate(_REL_PATTERNS)) + r")\b")
@@ -457,12 +457,12 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
         covered.update(range(a, b))
         cues.append((clause_of[a], a, d, strength, " ".join(toks[a:b]), rel, (a, b)))  # type: ignore[arg-type]
 
-    # "from the left of a ball to its right" (relative to a reference object)
+    # "from the left of a tree to its right" (relative to a reference object)
     for mt in re.finditer(r"\bfrom the (left|right) of (.+?) to its (left|right)\b", text):
         a, b = idx[mt.start()], idx[mt.end() - 1] + 1
         ref = starts.get(idx[mt.start(2)])
         add(a, b, mt.group(3), 3, ref)
-    # "from left to right", "from the top to the bottom of the screen", "flies left to right"
+    # "from left to right", "from the bottom to the top of the frame", "runs right to left"
     pat = (r"\b(?:from )?(?:the )?(left|right|top|bottom)(?: side| edge| end| corner)?"
            r"(?: of the (?:screen|frame|scene|video|image|picture))? to (?:the )?(left|right|top|bottom)\b")
     for mt in re.finditer(pat, text):
@@ -473,7 +473,7 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
     for j, w in enumerate(toks):
         if w in _ONEWORD:
             add(j, j + 1, _ONEWORD[w], 3)
-    # "to the left", "towards the right side of the living room" (not "to the left of a bench")
+    # "to the left", "towards the right side of the hall" (not "to the left of a lamp")
     for mt in re.finditer(r"\b(?:to|towards|toward) the (left|right)(?:-hand)?(?: side)?\b(?!-)", text):
         a, b = idx[mt.start()], idx[mt.end() - 1] + 1
         if b + 1 < len(toks) and toks[b] == "of":
@@ -493,7 +493,7 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
             add(j, j + 1, w, 2)
         elif w in ("up", "down") and (after_verb or prev in ("itself", "themselves")) and lx.lemma(prev) not in lx.PHRASAL_UP:
             if w == "down":
-                # "down the street" means along it; "down the hill" means downwards
+                # "down the road" means along it; "down the slope" means downwards
                 k = starts.get(j + 1)
                 if k is not None:
                     head = spec.mentions[k].name.split()[-1]
@@ -527,15 +527,15 @@ _POS_WORDS = r"(upper left|upper right|lower left|lower right|top left|top right
 
 
 def _find_positions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[int], covered: set[int]) -> None:
-    """Absolute positions ("on the left", "on the lower left of the scene") and waypoints."""
+    """Absolute positions ("on the left", "in the upper right of the frame") and waypoints."""
     pat = rf"\b(?:on|in|at|to) the {_POS_WORDS}(?: side| corner| part| half)?(?: of the (?:scene|screen|frame|video|image|picture))?"
     for mt in re.finditer(pat, text):
         a, b = idx[mt.start()], idx[mt.end() - 1] + 1
         nxt = spec.tokens[b] if b < len(spec.tokens) else ""
         if nxt == "of" or (mt.group(0).startswith("to ") and "of the" not in mt.group(0)):
-            continue  # a relation ("on the left of a dog") or a motion ("to the left")
+            continue  # a relation ("on the left of a lamp") or a motion ("to the left")
         if mt.group(0).startswith("to ") and (a == 0 or lx.lemma(spec.tokens[a - 1]) not in lx.MOTION_VERBS):
-            continue  # "from the top to the bottom of the screen": a motion, not a waypoint
+            continue  # "from the bottom to the top of the frame": a motion, not a waypoint
         subj = spec.subjects.get(clause_of[a])
         if subj is None:
             continue
@@ -564,7 +564,7 @@ def analyze(prompt: str) -> SceneSpec:
     mentions = _find_mentions(tokens, clause_of)
     spec = SceneSpec(prompt=prompt, tokens=tokens, mentions=mentions)
     # the subject of each clause: its first object mention not introduced by a preposition;
-    # a clause without one ("..., landing softly") continues the previous clause's subject.
+    # a clause without one ("..., then resting") continues the previous clause's subject.
     n_clauses = (clause_of[-1] + 1) if clause_of else 0
     last_subject: int | None = None
     for c in range(n_clauses):
@@ -573,10 +573,12 @@ def analyze(prompt: str) -> SceneSpec:
             if m.clause != c or m.role != "object":
                 continue
             prev = tokens[m.start - 1] if m.start > 0 else ""
-            if prev in lx.PREPOSITIONS and prev not in ("with", "while", "then"):
+            framed = prev in ("of", "showing") and m.start >= 2 and tokens[m.start - 2] in lx.FRAMING_NOUNS
+            if prev in lx.PREPOSITIONS and prev not in ("with", "while", "then") and not framed:
                 continue
             if prev in lx.VERBS or prev in lx.VERB_AFTER_SUBJECT:
-                # an object of a verb ("lifts a kite") is the subject only when nothing came before
+                # "a video of a dog ...": what the picture shows is the subject
+            # an object of a verb ("pushes a cart") is the subject only when nothing came before
                 if any(mm.clause == c and mm.role == "object" and mm.start < m.start for mm in mentions):
                     continue
             subj = k
@@ -595,7 +597,7 @@ def analyze(prompt: str) -> SceneSpec:
     _find_visibility(spec, text, idx, clause_of)
     # verbs: the first verb form after each subject, in its clause (for the scene abstraction).
     # A direction word inside a relation, motion or position the grammar read ("to the left of",
-    # "left of", "on the lower left", "rolls left") is never the verb: "left" there is a side.
+    # "left of", "in the upper left", "turns left") is never the verb: "left" there is a side.
     in_phrase = set(covered)
     for mo in spec.motions:
         in_phrase.update(range(*mo.span))
