@@ -126,6 +126,7 @@ def lemma(verb: str) -> str:
 
 
 PREPOSITIONS = _set("prepositions")
+PLACE_PREPOSITIONS = _set("place_prepositions")  # "in a park": a place noun after them is the background
 CONJUNCTIONS = _set("conjunctions")
 PRONOUNS = _set("pronouns")
 

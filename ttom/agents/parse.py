@@ -266,15 +266,12 @@ def _make_mention(tokens: list[str], start: int, head_first: int, head_last: int
     for a in attrs:
         size *= lx.SIZE_WORDS.get(a, 1.0)
     role: Literal["object", "place"] = "object"
-    place_preps = {"in", "at", "across", "through", "along", "into", "over", "around", "on", "inside",
-                   "down", "up", "onto", "toward", "towards", "within", "throughout", "from", "of", "by", "near",
-                   "above", "under", "below", "beneath", "to"}
     if name == "sun" and prep in ("in", "under") and tokens[start] == "the":
         role = "place"  # "lying in the sun", "a lizard under the sun": the sunlight, not the star
     elif name in lx.ALWAYS_PLACES or lx.singularize(head_word) in lx.ALWAYS_PLACES:
         role = "place"
     elif (name in lx.PLACES or head_word in lx.PLACES or (name not in lx.NOUNS and lx.compound_place(name))) \
-            and prep in place_preps:
+            and prep in lx.PLACE_PREPOSITIONS:
         role = "place"  # "in a park", "in a ballroom" (a closed compound of a place)
     article = "an" if (attrs + [name])[0][0] in "aeiou" else "a"
     phrase = " ".join([article, *attrs, name])

@@ -105,7 +105,7 @@ _ARTICLES = {"a", "an", "the"}
 def judge_attribute(layout: Layout, gt: dict) -> str | None:
     """Consistent attribute binding.
 
-    Each ground-truth phrase ("a blue car"; "a white picket fence") needs a layout object whose
+    Each ground-truth phrase ("a blue kite"; "a green wooden door") needs a layout object whose
     name is the phrase's noun and whose phrase carries the phrase's attribute words.
     """
     from ttom.agents import lexicon as lx
@@ -114,7 +114,7 @@ def judge_attribute(layout: Layout, gt: dict) -> str | None:
         words = [w for w in raw.lower().replace(",", " ").split() if w not in _ARTICLES]
         if not words:
             continue
-        # "a mother in a pink blouse": the head noun comes before the first preposition or verb
+        # "a man in a red coat": the head noun comes before the first preposition or verb
         for k, w in enumerate(words):
             if k > 0 and (w in lx.PREPOSITIONS or w in lx.VERBS or w in ("wearing", "with")):
                 words = words[:k]
