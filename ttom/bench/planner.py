@@ -325,8 +325,10 @@ def bench_planner(
             "their figures are development figures, not an unseen test (attribute binding was first measured "
             "at 70.0% (140/200) before three grammar fixes prompted by its failures). `compbench/action` "
             "(action binding: both acting subjects planned) is the one category no change was made for. "
-            "The word lists are general vocabularies and inflection comes from lemminflect; no entry was "
-            "added for a benchmark prompt.\n\n"
+            "The word lists (`ttom/prompts/lexicon/`) are vocabularies of general word classes, written by "
+            "hand while the planner was developed on these prompts, so they cover them better than others; "
+            "entries that served particular benchmark prompts rather than their class were removed, and "
+            "noun and verb forms come from lemminflect.\n\n"
             + markdown_table(headers, rows)
             + ("\n\nFailures:\n\n" + "\n".join(fail_lines) if fail_lines else "\n\nNo failures.")
         )
