@@ -9,7 +9,7 @@ one thing are general word lists under ``ttom/prompts/lexicon/``.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from ttom.prompts import load_word_list
 
@@ -30,7 +30,7 @@ def pluralia_tantum() -> frozenset[str]:
     return frozenset(load_word_list("pluralia_tantum"))
 
 
-@cache
+@lru_cache(maxsize=1 << 16)  # bounded: words come from callers
 def parts_of_speech(word: str) -> frozenset[str]:
     """The universal POS tags lemminflect's lexicon gives ``word`` (empty for unknown words)."""
     from lemminflect import getAllLemmas
@@ -38,7 +38,7 @@ def parts_of_speech(word: str) -> frozenset[str]:
     return frozenset(getAllLemmas(word.lower()))
 
 
-@cache
+@lru_cache(maxsize=1 << 16)  # bounded: words come from callers
 def noun_lemmas(word: str) -> tuple[str, ...]:
     """Every singular the noun form ``word`` may stand for ("leaves" -> ("leave", "leaf")).
 
@@ -79,7 +79,7 @@ def is_plural(word: str) -> bool:
     return word.lower() not in noun_lemmas(word)
 
 
-@cache
+@lru_cache(maxsize=1 << 16)  # bounded: words come from callers
 def pluralize(word: str) -> str:
     """The plural of a singular noun ("dog" -> "dogs", "person" -> "people")."""
     from lemminflect import getInflection
@@ -94,7 +94,7 @@ def pluralize(word: str) -> str:
     return forms[0] if forms else w + "s"
 
 
-@cache
+@lru_cache(maxsize=1 << 16)  # bounded: words come from callers
 def verb_lemma(word: str) -> str:
     """The base form of a verb form ("rolls" -> "roll", "rising" -> "rise", "flew" -> "fly")."""
     from lemminflect import getAllLemmas, getAllLemmasOOV
@@ -110,7 +110,7 @@ def verb_lemma(word: str) -> str:
     return getAllLemmasOOV(w, "VERB").get("VERB", (w,))[0]
 
 
-@cache
+@lru_cache(maxsize=1 << 16)  # bounded: words come from callers
 def verb_forms(base: str) -> frozenset[str]:
     """Every inflected form of a base verb, the base included ("run" -> run, runs, ran, running)."""
     from lemminflect import getAllInflections, getAllInflectionsOOV

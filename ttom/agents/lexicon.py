@@ -8,9 +8,9 @@ prompts with these lists and the shallow grammar in ``ttom/agents/parse.py``.
 - The word lists are data files under ``ttom/prompts/lexicon/``, one class of words each
   (common concrete nouns, places, colours, verbs of motion, prepositions ...), loaded by name.
   They were written by hand while the planner was developed against T2V-CompBench and LVD
-  prompts, so those prompts are better covered than others; entries that served particular
-  benchmark prompts rather than their class were removed, and what they did is done by the rules
-  below where a rule could do it. No list holds a benchmark prompt's phrase.
+  prompts, so those prompts are better covered than others (many common words of the lists occur
+  in them); entries that served particular benchmark prompts rather than their class were removed,
+  and what they did is done by the rules below where a rule could do it.
 - A word missing from the lists still parses when a determiner or a count introduces it; rules on
   lemminflect's parts of speech and on word shape decide what it is (``is_abstract_noun``,
   ``is_adjective_only``, ``is_adverb``, ``compound_place``).
