@@ -68,3 +68,15 @@ def test_probe_prints_a_table_of_blocks(tmp_path):
     assert sorted(r["block"] for r in rows) == [0, 1, 2, 3]
     assert all(0.0 <= r["soft_iou"] <= 1.0 and r["samples"] == 2 for r in rows)
     assert [r["soft_iou"] for r in rows] == sorted((r["soft_iou"] for r in rows), reverse=True)
+
+
+def test_generate_plans_and_reads_an_irregular_plural(tmp_path):
+    """The planner names the object "person"; the engine reads the attention of the prompt's "people"."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["generate", "Three people sit around a table", "--model", "tiny-cogvideox",
+                                 "--out", str(out), "--critic", "off", "--steps", "2", "--tto-steps", "1",
+                                 "--tto-iters", "1", "--device", "cpu", "--max-rounds", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert [o["name"] for o in report["layout"]["objects"]].count("person") == 3
+    assert report["tto"]["mode"] == "fresh"

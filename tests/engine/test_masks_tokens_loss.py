@@ -87,3 +87,25 @@ def test_soft_iou_hand_computed():
     assert soft_iou(same, mask, torch.tensor([[True]])) == pytest.approx(1.0)
     half = torch.tensor([[[[1.0, 0.5], [0.0, 0.0]]]])  # A·M = 1, A + M − A·M = 1 + 0.5
     assert soft_iou(half, mask, torch.tensor([[True]])) == pytest.approx(1 / 1.5)
+
+
+@pytest.mark.parametrize(("prompt", "word", "own"), [
+    ("Three people sit around a table", "person", "people"),
+    ("two women wave at a bus", "woman", "women"),
+    ("four mice run under a chair", "mouse", "mice"),
+    ("leaves fall past a window", "leaf", "leaves"),
+    ("two children kick a ball", "child", "children"),
+    ("three geese swim on a lake", "goose", "geese"),
+    ("two teddy bears sit on a bed", "teddy bear", "teddy bears"),
+])
+@pytest.mark.parametrize("model", ["tiny-cogvideox", "tiny-wan"])
+def test_irregular_plurals_find_the_prompts_own_word(backends, model, prompt, word, own):
+    """The planner names the singular ("person"); the tokens read are those of the prompt's word ("people")."""
+    tok = backends[model].tokenizer
+    ids = tok(prompt)["input_ids"]
+    pos = token_positions(tok, ids, word, prompt)
+    expected = tok(" " + own, add_special_tokens=False)["input_ids"]
+    expected = [i for i in expected if tok.convert_ids_to_tokens(i) not in ("▁", "Ġ", "")]
+    assert pos and [ids[i] for i in pos] == expected
+    assert object_token_groups(tok, prompt, ids, [word, word])[word] == pos
+

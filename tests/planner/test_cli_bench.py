@@ -9,7 +9,15 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from ttom.bench.planner import DEFAULT_DATA, judge_motion, judge_numeracy, judge_spatial, run_benchmark
+from ttom.bench.planner import (
+    DEFAULT_DATA,
+    judge_action,
+    judge_motion,
+    judge_numeracy,
+    judge_spatial,
+    load_suites,
+    run_benchmark,
+)
 from ttom.cli import app
 from ttom.errors import ConfigError
 from ttom.layout import Layout, load_layouts, static_object
@@ -60,6 +68,17 @@ def test_judges_follow_the_benchmark_rules():
     assert judge_numeracy(left, {"objects": "dog, bicycle", "numbers": "1, 1"}) is None
     assert judge_numeracy(left, {"objects": "dog", "numbers": "2"}) is not None
     assert judge_motion(left, {"object_1": "dog", "d_1": "left", "object_2": "", "d_2": ""}) is not None
+
+    gt = {"prompt": "p", "phrase_0": ["a dog?", "a dog runs?"], "phrase_1": ["a bicycle?", "a bicycle leans?"]}
+    assert judge_action(left, gt) is None
+    assert "no 'cat'" in judge_action(left, {**gt, "phrase_1": ["a cat?", "a cat sleeps?"]})
+
+
+@pytest.mark.skipif(not DEFAULT_DATA.exists(), reason="benchmark data folder not present")
+def test_no_category_is_labelled_held_out():
+    # every category but action binding was used to develop the planner: none may claim to be unseen
+    names = set(load_suites(DEFAULT_DATA))
+    assert "compbench/action" in names and not any("held out" in n for n in names)
 
 
 @pytest.mark.skipif(not DEFAULT_DATA.exists(), reason="benchmark data folder not present")

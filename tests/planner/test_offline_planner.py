@@ -23,7 +23,7 @@ from ttom.planning.validate import validate
         ("Two pairs of sunglasses lie on a towel", {"sunglasses": 2, "towel": 1}),
         ("Four people sit around a table", {"person": 4, "table": 1}),
         ("Three children chase five butterflies", {"child": 3, "butterfly": 5}),
-        ("Seven oranges roll on the counter near three cups.", {"orange": 7, "cup": 3}),
+        ("Seven oranges roll on the counter near three cups.", {"orange": 7, "counter": 1, "cup": 3}),
         ("One bee and one butterfly fly in the garden.", {"bee": 1, "butterfly": 1}),
         ("Eight birds soar through the sky.", {"bird": 8}),
         ("A dolphin tosses a beach ball, sending the ball back", {"dolphin": 1, "beach ball": 1}),

@@ -113,7 +113,7 @@ def test_abstraction_matches_the_official_form():
 
 def test_similar_scenes_share_a_key_and_different_ones_do_not():
     assert key("A red kayak paddles to the left side of a calm lake.") == key(
-        "A cat slinking to the left side of a cozy living room")
+        "A grey fox trotting to the left side of a quiet garden")
     assert key("A drone flies leftwards while a bird swoops rightwards") == (
         "Direction: [left left left | right right right]. <object_0> <verb_0> leftwards while <object_1> <verb_1> rightwards.")
     assert key("A boat sails to the left on the ocean") != key("A boat sails to the right on the ocean")
@@ -141,3 +141,75 @@ def test_count_edit_keeps_the_objects_attributes():
     assert edit_request("add a square", plan_fn("two yellow squares", planner="offline").layout).replan_prompt == \
         "three yellow squares"
     assert edit_request("add an apple", plan_fn("a dog", planner="offline").layout).replan_prompt == "a dog and an apple"
+
+
+# Every phrase the grammar reads as a relation (by RelationName) and as a direction; a key keeps the
+# phrase's own words, and a side word ("left" in "to the left of") is never taken for a verb.
+RELATION_PHRASES = {
+    "left": ["to the left of", "on the left of", "at the left of", "left of", "on the left side of",
+             "to the left-hand side of"],
+    "right": ["to the right of", "on the right of", "at the right of", "right of", "on the right side of",
+              "to the right-hand side of"],
+    "above": ["above", "over", "high above"],
+    "on": ["on", "on top of", "atop", "upon"],
+    "below": ["below"],
+    "under": ["under", "underneath", "beneath", "at the bottom of", "at the foot of"],
+    "in front of": ["in front of", "in the front of"],
+    "behind": ["behind", "in back of", "at the back of"],
+    "next to": ["next to", "beside", "alongside", "close to", "near"],
+    "in": ["in", "inside", "within"],
+}
+MOTION_PHRASES = {
+    "left": ["moving left", "moves left", "rolls to the left", "drives towards the left", "moves leftwards",
+             "moves from right to left", "moves to the left side"],
+    "right": ["moving right", "moves right", "rolls to the right", "drives towards the right", "moves rightwards",
+              "moves from left to right", "moves to the right side"],
+    "up": ["moving up", "moves up", "moves upwards", "moves from the bottom to the top"],
+    "down": ["moving down", "moves down", "moves downwards", "moves from the top to the bottom"],
+}
+
+
+def test_every_relation_name_has_phrases_under_test():
+    from typing import get_args
+
+    from ttom.planning.parse import RelationName
+
+    assert set(get_args(RelationName)) - {"between"} == set(RELATION_PHRASES)
+
+
+@pytest.mark.parametrize(("relation", "phrase"), [(r, p) for r, ps in RELATION_PHRASES.items() for p in ps])
+def test_relation_words_stay_in_the_key(relation, phrase):
+    from ttom.planning.parse import analyze
+
+    prompt = f"a dog {phrase} a car"
+    spec = analyze(prompt)
+    assert [(r.subject, r.relation, r.reference) for r in spec.relations] == [(0, relation, 1)]
+    k = abstract(plan_offline(prompt), prompt)
+    assert k.template == f"<object_0> {phrase} <object_1>." and k.verbs == {}
+    # with a verb before it, the verb is the placeholder and the relation keeps its words
+    prompt = f"a dog sits {phrase} a car"
+    k = abstract(plan_offline(prompt), prompt)
+    assert k.template == f"<object_0> <verb_0> {phrase} <object_1>." and k.verbs == {"<verb_0>": "sits"}
+
+
+@pytest.mark.parametrize(("direction", "phrase"), [(d, p) for d, ps in MOTION_PHRASES.items() for p in ps])
+def test_direction_words_stay_in_the_key(direction, phrase):
+    prompt = f"a ball {phrase}"
+    k = abstract(plan_offline(prompt), prompt)
+    verb, rest = phrase.split(" ", 1)
+    assert k.template == f"<object_0> <verb_0> {rest}." and k.verbs == {"<verb_0>": verb}
+    assert k.directions == [[direction] * 3]
+
+
+def test_opposite_relations_and_directions_give_keys_that_differ_only_in_their_words():
+    for a, b in (("left", "right"), ("above", "below"), ("in front of", "behind")):
+        for pa, pb in zip(RELATION_PHRASES[a], RELATION_PHRASES[b], strict=False):
+            ka, kb = key(f"a dog {pa} a car"), key(f"a dog {pb} a car")
+            assert ka.replace(pa, "REL") == kb.replace(pb, "REL") and ka != kb
+    assert key("the man left the room") == "Direction: [still]. <object_0> <verb_0> <environment_0>."
+
+
+@pytest.mark.parametrize("opening", ["a video of", "A realistic video of a scene in which", "a short clip showing",
+                                     "a top-down view of a scene with", "Footage of"])
+def test_a_framing_opening_is_not_part_of_the_key(opening):
+    assert key(f"{opening} a dog running to the left") == key("a dog running to the left")

@@ -2,16 +2,22 @@
 
 TTOM reads the attention paid to an object's word: every token of the object word, matched as a
 subsequence of the tokenised prompt at every occurrence, with the backend's own tokenizer (as the
-official Wan code does for umT5). Inflected forms ("dogs" for "dog") do not match token by token
-in most vocabularies, so when the exact match finds nothing we fall back to the characters: every
-word of the prompt that starts with the object word (dog → dogs, box → boxes) is mapped to its
-tokens through the fast tokenizer's offset mapping.
+official Wan code does for umT5). Inflected forms ("dogs" for "dog", "people" for "person") do
+not match token by token in most vocabularies, so when the exact match finds nothing we fall back
+to the words: every word of the prompt whose singular (``ttom.words``, the planner's own
+inflection) is the object word's singular (dogs → dog, people → person, leaves → leaf, mice →
+mouse) is mapped to its tokens through the fast tokenizer's offset mapping; in a multi-word name
+("teddy bear") the last word is matched so and the words before it as they are.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from ttom.words import noun_lemmas
+
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _subsequence_positions(seq: Sequence[int], sub: Sequence[int]) -> list[int]:
@@ -37,6 +43,27 @@ def _word_variants(tokenizer, word: str) -> list[list[int]]:
     return variants
 
 
+def _same_noun(prompt_word: str, object_word: str) -> bool:
+    if prompt_word == object_word:
+        return True
+    return bool(set(noun_lemmas(prompt_word)) & ({object_word} | set(noun_lemmas(object_word))))
+
+
+def word_spans(prompt: str, word: str) -> list[tuple[int, int]]:
+    """Character spans of the prompt's own words for the object word ``word``, any number or form."""
+    parts = word.lower().split()
+    if not parts:
+        return []
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(prompt.lower())]
+    n = len(parts)
+    out = []
+    for i in range(len(words) - n + 1):
+        window = words[i : i + n]
+        if [w for _, _, w in window[:-1]] == parts[:-1] and _same_noun(window[-1][2], parts[-1]):
+            out.append((window[0][0], window[-1][1]))
+    return out
+
+
 def token_positions(tokenizer, prompt_ids: Sequence[int], word: str, prompt: str | None = None,
                     max_length: int | None = None) -> list[int]:
     """Sorted positions in ``prompt_ids`` of every token of ``word``, at every occurrence.
@@ -52,7 +79,7 @@ def token_positions(tokenizer, prompt_ids: Sequence[int], word: str, prompt: str
 
     enc = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True, truncation=max_length is not None,
                     max_length=max_length)
-    spans = [(m.start(), m.end()) for m in re.finditer(r"\b" + re.escape(word.lower()) + r"\w*", prompt.lower())]
+    spans = word_spans(prompt, word)
     for pos, (a, b) in enumerate(enc["offset_mapping"]):
         if b <= a:
             continue

@@ -10,21 +10,30 @@ lines such as ``Direction: [left left left]. <object_0> <verb_0> to the left sid
   ``right``, ``up``, ``down`` or ``still``) read from its box centre in the layout; objects are
   separated by ``|``; a scene where nothing moves gets ``[still]``.
 
-So "A red kayak paddles to the left side of a calm lake." and "A cat slinking to the left side of
-a cozy living room" give the same key, and similar scenes give keys that differ in few words.
+So "A red kayak paddles to the left side of a calm lake." and "A grey fox trotting to the left side
+of a quiet garden" give the same key, and similar scenes give keys that differ in few words. A
+framing opening ("a video of", "a realistic video of a scene in which") is not part of the key,
+and a side word in a relation ("left" in "to the left of") is never read as the verb.
 """
 
 from __future__ import annotations
+
+import re
 
 from pydantic import BaseModel, Field
 
 from ttom.geometry import centre
 from ttom.layout import Layout, LayoutObject
+from ttom.planning import lexicon as lx
 from ttom.planning.parse import SceneSpec, analyze, names_match
 
 STEP_MIN = 0.02  # a third of the clip moving less than 2% of the frame reads as "still"
-_FILLER = ("a realistic lively video of a scene with", "a realistic lively video of a scene in which",
-           "a realistic lively video of a top-down viewed scene in which", "a video of", "a scene of")
+# A framing opening says what kind of picture the request is, not what is in it: "a video of",
+# "a short clip showing", "a realistic video of a scene in which", "a top-down view of a scene with".
+_FRAMING = re.compile(
+    r"^(?:(?:an?|the) )?(?:[a-z-]+ ){0,3}(?:" + "|".join(sorted(lx.FRAMING_NOUNS)) + r")"
+    r"(?: (?:of|showing|in which|where|with))? ?"
+)
 
 
 class SceneKey(BaseModel):
@@ -102,9 +111,11 @@ def abstract(layout: Layout, prompt: str | None = None, spec: SceneSpec | None =
             words.append(toks[j])
             j += 1
     template = " ".join(words)
-    for filler in _FILLER:
-        if template.startswith(filler + " "):
-            template = template[len(filler) + 1 :]
+    for _ in range(2):  # "a video of" + "a scene in which"
+        rest = _FRAMING.sub("", template, count=1)
+        if rest == template or "<" not in rest:
+            break  # nothing framed, or the framing was all there was
+        template = rest
     for p in (" ,", " .", " ;", " :", " !", " ?"):
         template = template.replace(p, p.strip())
     template = template.rstrip(".,;:!? ") + "."

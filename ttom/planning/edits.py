@@ -24,17 +24,18 @@ from dataclasses import dataclass
 from ttom.layout import Keyframe, Layout
 from ttom.planning import lexicon as lx
 from ttom.planning.errors import PlannerError
+from ttom.prompts import load_word_list
 
 SCALE = 1.3  # bigger / smaller: boxes scaled by this about their centres
 SHIFT = 0.15  # left / right / up / down: boxes moved by this fraction of the frame
 
-_BIGGER = {"bigger", "larger", "big", "large", "huge", "enlarge", "grow", "wider"}
-_SMALLER = {"smaller", "small", "tiny", "little", "shrink", "narrower"}
 _MOVES = {"left": (-SHIFT, 0.0), "right": (SHIFT, 0.0), "up": (0.0, -SHIFT), "higher": (0.0, -SHIFT),
           "down": (0.0, SHIFT), "lower": (0.0, SHIFT)}
-_EDIT_VERBS = {"make", "move", "shift", "put", "now", "add", "remove", "delete", "drop", "no", "without",
-               "place", "push", "and", "also", "plus", "more", "less", "bigger", "smaller", "larger"}
-_REMOVE = {"remove", "delete", "drop", "no", "without"}
+# the words of the edit grammar are word lists in ttom/prompts/lexicon (edit_*.txt)
+_BIGGER = set(load_word_list("edit_bigger"))
+_SMALLER = set(load_word_list("edit_smaller"))
+_EDIT_VERBS = set(load_word_list("edit_openers"))
+_REMOVE = set(load_word_list("edit_remove"))
 
 
 @dataclass

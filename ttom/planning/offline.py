@@ -10,7 +10,7 @@ prompt with ``ttom.planning.parse.analyze`` and places one box track per object 
    T2V-CompBench judges it; "on": stacked and touching; "in front of": overlapping, lower in
    the frame, i.e. closer to the camera on a ground plane); components share the frame in slots;
 3. moving groups get their own lanes and travel across the frame in their direction; a path of
-   waypoints ("first moves to the lower right ...") becomes evenly spaced keyframes.
+   waypoints ("goes to the upper left, then to the lower right") becomes evenly spaced keyframes.
 
 Boxes never overlap unless a relation implies contact or occlusion (on, under, in, in front of, behind).
 """
@@ -80,7 +80,7 @@ class _Group:
     h: float
     cols: int = 1
     rows: int = 1
-    spread: bool = False  # lay the row across the frame ("between two trees")
+    spread: bool = False  # lay the row across the frame ("between two posts")
     centre: tuple[float, float] | None = None  # group box centre when static
     path: list[tuple[float, float]] = field(default_factory=list)  # group box centres over time
     window: tuple[float, float] = (0.0, 1.0)

@@ -27,19 +27,14 @@ OVERLAP_RELATIONS = {"on", "under", "in", "in front of", "behind"}
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|[.,;:!?]")
 _PUNCT = {".", ",", ";", ":", "!", "?"}
-_ADVERBS = {"slowly", "quickly", "gently", "hard", "fast", "gradually", "smoothly", "softly", "then",
-            "first", "initially", "finally", "also", "still", "just", "very", "steadily", "rapidly",
-            "high", "higher", "lazily", "silently", "gracefully", "nearby", "overhead", "together",
-            "away", "back", "forth", "again", "now", "patiently", "proudly", "heavy", "tall", "open",
-            "only", "later", "eventually", "suddenly", "briskly", "calmly", "quietly", "loosely"}
 
 
 @dataclass
 class Mention:
     """One noun phrase of the prompt: an object group (count instances) or a place."""
 
-    name: str  # singular, compound kept: "hot air balloon"
-    phrase: str  # one instance, with its attributes: "a red balloon"
+    name: str  # singular, compound kept: "teddy bear"
+    phrase: str  # one instance, with its attributes: "a red kite"
     count: int  # instances the layout needs
     explicit_count: bool  # the prompt gave a number ("three", "a pair of"), not a bare plural
     attributes: list[str]
@@ -65,7 +60,7 @@ class Motion:
     direction: Direction
     text: str
     strength: int  # 3 explicit ("leftwards", "from left to right"), 2 particle ("rolls left"), 1 verb
-    relative_to: int | None = None  # "from the left of a ball to its right"
+    relative_to: int | None = None  # "from the left of a tree to its right"
     span: tuple[int, int] = (0, 0)
 
 
@@ -138,32 +133,34 @@ def is_nounish(word: str) -> bool:
 def _is_boundary(tokens: list[str], j: int, span: list[str], plural: bool | None, coordinated: bool = False) -> bool:
     """Whether token ``j`` ends a noun phrase whose words so far are ``span``."""
     w = tokens[j]
-    if w in _PUNCT or w in lx.PREPOSITIONS or w in lx.CONJUNCTIONS or w in _ADVERBS or w in _ONEWORD:
+    if w in _PUNCT or w in lx.PREPOSITIONS or w in lx.CONJUNCTIONS or lx.is_adverb(w) or w in _ONEWORD:
         return True
     if w in lx.NUMBER_WORDS or w in lx.SINGULAR_DETERMINERS or w in lx.PRONOUNS:
         return True
     if not span:
         return False
     nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
+    if w in ("left", "right") and nxt in ("of", "side"):
+        return True  # "a cat right of a lamp": a side, not a word of the noun phrase
     if w.endswith("ly") and len(w) > 4 and w not in lx.NOUNS:
-        # "a lively cat", "an elderly man": an adjective when a noun follows
-        return not (is_nounish(nxt) or w in lx.ADJECTIVES_LY)
+        # "a friendly goat", "an ugly duckling": an adjective when a noun follows
+        return not (is_nounish(nxt) or lx.is_adjective_ly(w))
     if _compound_at(tokens, j - 1) >= 2 or _compound_at(tokens, max(j - 2, 0)) == 3:
-        return False  # inside a known compound ("building block", "robot vacuum")
+        return False  # inside a known compound ("ice cream", "teddy bear")
     if w in lx.VERBS:
         return True
     if (w.endswith("ing") or w.endswith("ed")) and len(w) > 4:
-        # "a dog running", "a backpack placed" -- but "a top-down viewed scene" goes on
+        # "a goat grazing", "a lamp placed" -- but "a well lit stage" goes on
         if w in lx.NOUNS and not is_noun(span[-1]) and not is_nounish(nxt):
-            return False  # "a yellow building": the -ing word is the noun itself
+            return False  # "a tall building": the -ing word is the noun itself
         return is_noun(span[-1]) or not is_nounish(nxt)
     prev = span[-1]
     if plural and (lx.is_plural(prev) or prev.endswith("s")) and not lx.is_plural(w) and not w.endswith("s"):
-        return True  # "three bears fish", "two kangaroos box": a plural noun, then its verb
+        return True  # "two otters fish", "three bears box": a plural noun, then its verb
     if w in lx.VERB_AFTER_SUBJECT and (is_noun(prev) or lx.is_plural(prev)):
-        # "two oranges roll", "a sun sets": a verb right after the subject noun
+        # "two lemons roll", "a moon sets": a verb right after the subject noun
         if (plural or coordinated) and not lx.is_plural(w):
-            return True  # "two oranges roll", "one bee and one butterfly fly"
+            return True  # "two lemons roll", "one crow and one moth fly"
         if not plural and w.endswith("s") and not w.endswith("ss"):
             return True
     return False
@@ -213,7 +210,7 @@ def _head(span: list[str], plural: bool | None) -> tuple[int, int]:
     if known and not is_noun(span[last]) and not is_nounish(span[last]):
         w = span[last]
         if w in lx.VERB_AFTER_SUBJECT or w.endswith("s") or w.endswith("ing") or w.endswith("ed"):
-            last = known[-1]  # "a basketball arcs": a verb the lexicon does not know
+            last = known[-1]  # "a kite zigzags": a verb the lexicon does not know
     elif not known and len(span) >= 2:
         # unknown words: a singular noun followed by a 3rd-person verb ("a wombat snuffles")
         w = span[last]
@@ -249,8 +246,12 @@ def _make_mention(tokens: list[str], start: int, head_first: int, head_last: int
         lx.singularize(head_word) in lx.NON_OBJECTS or name in lx.NON_OBJECTS or head_word in lx.NON_OBJECTS
     ):
         return None
+    if name not in lx.COMPOUND_NOUNS and (
+        lx.is_abstract_noun(head_word) or lx.is_adjective_only(head_word)
+    ):
+        return None  # "with great patience", "a realistic ...": no thing to place
     if tokens[start] in lx.POSSESSIVES and not is_noun(head_word):
-        return None  # "its warm glow": a part or a quality of something already named
+        return None  # "its soft light": a part or a quality of something already named
     if count is not None and count < 0:  # "two pairs of X"
         count = -count if head_word in lx.PLURALIA_TANTUM else -2 * count
     if count is None:
@@ -265,15 +266,13 @@ def _make_mention(tokens: list[str], start: int, head_first: int, head_last: int
     for a in attrs:
         size *= lx.SIZE_WORDS.get(a, 1.0)
     role: Literal["object", "place"] = "object"
-    place_preps = {"in", "at", "across", "through", "along", "into", "over", "around", "on", "inside",
-                   "down", "up", "onto", "toward", "towards", "within", "throughout", "from", "of", "by", "near",
-                   "above", "under", "below", "beneath", "to"}
     if name == "sun" and prep in ("in", "under") and tokens[start] == "the":
-        role = "place"  # "glint under the sun", "basking in the sun": the light, not the star
+        role = "place"  # "lying in the sun", "a lizard under the sun": the sunlight, not the star
     elif name in lx.ALWAYS_PLACES or lx.singularize(head_word) in lx.ALWAYS_PLACES:
         role = "place"
-    elif (name in lx.PLACES or head_word in lx.PLACES) and prep in place_preps:
-        role = "place"
+    elif (name in lx.PLACES or head_word in lx.PLACES or (name not in lx.NOUNS and lx.compound_place(name))) \
+            and prep in lx.PLACE_PREPOSITIONS:
+        role = "place"  # "in a park", "in a ballroom" (a closed compound of a place)
     article = "an" if (attrs + [name])[0][0] in "aeiou" else "a"
     phrase = " ".join([article, *attrs, name])
     return Mention(name=name, phrase=phrase, count=count, explicit_count=explicit, attributes=attrs,
@@ -309,7 +308,7 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
         q = _quantifier(tokens, i)
         if q is None and (i == 0 or tokens[i - 1] in (".", ";", "!", "?")) and tokens[i] not in lx.PRONOUNS \
                 and tokens[i] not in lx.PREPOSITIONS and tokens[i] not in lx.CONJUNCTIONS:
-            # a sentence that starts without a determiner ("Oblong canoe gliding ...", "Clouds drift")
+            # a sentence that starts without a determiner ("Red kite rising ...", "Geese fly south")
             q = (0, None, False)
         if q is not None and not (tokens[i] in ("one", "both") and (i + 1 >= len(tokens) or tokens[i + 1] in _PUNCT)):
             n_q, count, explicit = q
@@ -334,13 +333,13 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
                 i = end
                 continue
         i += 1
-    # bare nouns: "clouds floating under a balloon", "Sled slides down a hill", "roasting marshmallows"
+    # bare nouns: "kites flying over a tent", "Boat drifts past a rock", "eating apples"
     for j, w in enumerate(tokens):
         if used[j] or not is_noun(w) or lx.singularize(w) in lx.NON_OBJECTS or w in lx.NON_OBJECTS:
             continue
         prev = tokens[j - 1] if j > 0 else ""
         if prev and (is_noun(prev) or used[j - 1]) and w in lx.VERB_AFTER_SUBJECT:
-            continue  # "a bird flies": a verb, not the plural of "fly"
+            continue  # "an owl flies": a verb, not the plural of "fly"
         if w in lx.VERBS and prev not in lx.PREPOSITIONS and j > 0:
             continue
         nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
@@ -348,7 +347,7 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
             continue  # a modifier of the next noun; that noun takes the phrase
         if w in lx.COLOURS and nxt and not used[j + 1] and nxt not in _PUNCT and nxt not in lx.PREPOSITIONS \
                 and nxt not in lx.CONJUNCTIONS and nxt not in lx.VERBS:
-            continue  # "orange traffic cones": a colour, not the fruit
+            continue  # "orange road signs": a colour, not the fruit
         start = j
         while start > 0 and not used[start - 1] and (
             tokens[start - 1] in lx.COLOURS or tokens[start - 1] in lx.SIZE_WORDS or tokens[start - 1] in lx.MATERIALS
@@ -365,7 +364,7 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
             for k in range(start, j + 1):
                 used[k] = True
     mentions.sort(key=lambda m: m.start)
-    # "the ball" after "a beach ball" is the same ball, not a second one
+    # "the ball" after "a golf ball" is the same ball, not a second one
     out: list[Mention] = []
     for m in mentions:
         det = tokens[m.start]
@@ -390,7 +389,7 @@ _REL_PATTERNS: list[tuple[str, RelationName]] = [
     (r"below", "below"),
     (r"under|underneath|beneath|at the bottom of|at the foot of", "under"),
     (r"next to|beside|besides|alongside|close to|near|by|around|nearby", "next to"),
-    (r"inside|within|in", "in"),  # not "into": "crumbles into blocks" is a change, not a place
+    (r"inside|within|in", "in"),  # not "into": "turns into ice" is a change, not a place
     (r"between", "between"),
 ]
 _REL_RE = re.compile(r"\b(?:" + "|".join(f"(?P<g{k}>{p})" for k, (p, _) in enumerate(_REL_PATTERNS)) + r")\b")
@@ -426,8 +425,7 @@ def _find_relations(spec: SceneSpec, text: str, idx: list[int], clause_of: list[
             continue
         rel: RelationName
         if kind == "LR":
-            side = mt.group(0).split()
-            rel = "left" if "left" in side else "right"
+            rel = "left" if re.search(r"\bleft\b", mt.group(0)) else "right"  # "left-hand" too
         else:
             rel = kind  # type: ignore[assignment]
         if rel == "between" and spec.mentions[ref].count < 2:
@@ -437,17 +435,12 @@ def _find_relations(spec: SceneSpec, text: str, idx: list[int], clause_of: list[
 
 
 _SIDES = {"left": "left", "right": "right", "top": "up", "bottom": "down"}
+# Words that name a side or a direction; some are also verb forms ("left", "lower", "back").
+_DIRECTION_WORDS = {"left", "right", "top", "bottom", "upper", "lower", "center", "centre", "middle", "up", "down",
+                    "front", "back", "side"}
 _ONEWORD = {"leftward": "left", "leftwards": "left", "rightward": "right", "rightwards": "right",
             "upward": "up", "upwards": "up", "downward": "down", "downwards": "down", "skyward": "up",
             "skywards": "up"}
-# "setting up a tripod", "picks up a cup": phrasal verbs, not upward motion
-_PHRASAL_UP = {"set", "pick", "clean", "fill", "line", "light", "sign", "show", "wake", "warm", "wrap",
-               "tie", "open", "mix", "make", "give", "take", "look", "break", "cheer", "dress", "end",
-               "hold", "keep", "eat", "drink", "use", "heat", "gather", "pile", "stack", "back", "calm",
-               "slow", "settle", "write", "put", "lock", "shut", "sit", "lie", "cool", "tidy", "sum"}
-_PATH_PLACES = {"street", "road", "highway", "river", "stream", "track", "tracks", "path", "lane",
-                "hallway", "corridor", "aisle", "avenue", "alley", "runway", "sidewalk", "pavement", "trail",
-                "canal", "boulevard"}
 
 
 def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[int], covered: set[int]) -> None:
@@ -461,12 +454,12 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
         covered.update(range(a, b))
         cues.append((clause_of[a], a, d, strength, " ".join(toks[a:b]), rel, (a, b)))  # type: ignore[arg-type]
 
-    # "from the left of a ball to its right" (relative to a reference object)
+    # "from the left of a tree to its right" (relative to a reference object)
     for mt in re.finditer(r"\bfrom the (left|right) of (.+?) to its (left|right)\b", text):
         a, b = idx[mt.start()], idx[mt.end() - 1] + 1
         ref = starts.get(idx[mt.start(2)])
         add(a, b, mt.group(3), 3, ref)
-    # "from left to right", "from the top to the bottom of the screen", "flies left to right"
+    # "from left to right", "from the bottom to the top of the frame", "runs right to left"
     pat = (r"\b(?:from )?(?:the )?(left|right|top|bottom)(?: side| edge| end| corner)?"
            r"(?: of the (?:screen|frame|scene|video|image|picture))? to (?:the )?(left|right|top|bottom)\b")
     for mt in re.finditer(pat, text):
@@ -477,8 +470,8 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
     for j, w in enumerate(toks):
         if w in _ONEWORD:
             add(j, j + 1, _ONEWORD[w], 3)
-    # "to the left", "towards the right side of the living room" (not "to the left of a bench")
-    for mt in re.finditer(r"\b(?:to|towards|toward) the (left|right)(?: side)?\b", text):
+    # "to the left", "towards the right side of the hall" (not "to the left of a lamp")
+    for mt in re.finditer(r"\b(?:to|towards|toward) the (left|right)(?:-hand)?(?: side)?\b(?!-)", text):
         a, b = idx[mt.start()], idx[mt.end() - 1] + 1
         if b + 1 < len(toks) and toks[b] == "of":
             ref = starts.get(b + 1)
@@ -490,18 +483,18 @@ def _find_motions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[in
     for j, w in enumerate(toks):
         prev = toks[j - 1] if j > 0 else ""
         nxt = toks[j + 1] if j + 1 < len(toks) else ""
-        after_verb = prev in lx.VERB_AFTER_SUBJECT or prev in lx.VERBS or prev in _ADVERBS
+        after_verb = prev in lx.VERB_AFTER_SUBJECT or prev in lx.VERBS or lx.is_adverb(prev)
         if w in ("left", "right") and after_verb and nxt not in ("of", "side", "hand", "corner"):
             if prev in ("is", "are", "was", "were", "be", "been"):
                 continue
             add(j, j + 1, w, 2)
-        elif w in ("up", "down") and (after_verb or prev in ("itself", "themselves")) and lx.lemma(prev) not in _PHRASAL_UP:
+        elif w in ("up", "down") and (after_verb or prev in ("itself", "themselves")) and lx.lemma(prev) not in lx.PHRASAL_UP:
             if w == "down":
-                # "down the street" means along it; "down the hill" means downwards
+                # "down the road" means along it; "down the slope" means downwards
                 k = starts.get(j + 1)
                 if k is not None:
                     head = spec.mentions[k].name.split()[-1]
-                    if head in _PATH_PLACES or (head not in lx.DOWNHILL and spec.mentions[k].role == "place"):
+                    if head in lx.PATH_PLACES or (head not in lx.DOWNHILL and spec.mentions[k].role == "place"):
                         continue
             add(j, j + 1, w, 2)
         elif w in ("sky", "air", "clouds", "heavens") and prev == "the" and j >= 2 and toks[j - 2] in ("into", "towards", "toward", "to"):
@@ -531,15 +524,15 @@ _POS_WORDS = r"(upper left|upper right|lower left|lower right|top left|top right
 
 
 def _find_positions(spec: SceneSpec, text: str, idx: list[int], clause_of: list[int], covered: set[int]) -> None:
-    """Absolute positions ("on the left", "on the lower left of the scene") and waypoints."""
+    """Absolute positions ("on the left", "in the upper right of the frame") and waypoints."""
     pat = rf"\b(?:on|in|at|to) the {_POS_WORDS}(?: side| corner| part| half)?(?: of the (?:scene|screen|frame|video|image|picture))?"
     for mt in re.finditer(pat, text):
         a, b = idx[mt.start()], idx[mt.end() - 1] + 1
         nxt = spec.tokens[b] if b < len(spec.tokens) else ""
         if nxt == "of" or (mt.group(0).startswith("to ") and "of the" not in mt.group(0)):
-            continue  # a relation ("on the left of a dog") or a motion ("to the left")
+            continue  # a relation ("on the left of a lamp") or a motion ("to the left")
         if mt.group(0).startswith("to ") and (a == 0 or lx.lemma(spec.tokens[a - 1]) not in lx.MOTION_VERBS):
-            continue  # "from the top to the bottom of the screen": a motion, not a waypoint
+            continue  # "from the bottom to the top of the frame": a motion, not a waypoint
         subj = spec.subjects.get(clause_of[a])
         if subj is None:
             continue
@@ -568,7 +561,7 @@ def analyze(prompt: str) -> SceneSpec:
     mentions = _find_mentions(tokens, clause_of)
     spec = SceneSpec(prompt=prompt, tokens=tokens, mentions=mentions)
     # the subject of each clause: its first object mention not introduced by a preposition;
-    # a clause without one ("..., landing softly") continues the previous clause's subject.
+    # a clause without one ("..., then resting") continues the previous clause's subject.
     n_clauses = (clause_of[-1] + 1) if clause_of else 0
     last_subject: int | None = None
     for c in range(n_clauses):
@@ -577,10 +570,12 @@ def analyze(prompt: str) -> SceneSpec:
             if m.clause != c or m.role != "object":
                 continue
             prev = tokens[m.start - 1] if m.start > 0 else ""
-            if prev in lx.PREPOSITIONS and prev not in ("with", "while", "then"):
+            framed = prev in ("of", "showing") and m.start >= 2 and tokens[m.start - 2] in lx.FRAMING_NOUNS
+            if prev in lx.PREPOSITIONS and prev not in ("with", "while", "then") and not framed:
                 continue
             if prev in lx.VERBS or prev in lx.VERB_AFTER_SUBJECT:
-                # an object of a verb ("lifts a kite") is the subject only when nothing came before
+                # "a video of a dog ...": what the picture shows is the subject
+            # an object of a verb ("pushes a cart") is the subject only when nothing came before
                 if any(mm.clause == c and mm.role == "object" and mm.start < m.start for mm in mentions):
                     continue
             subj = k
@@ -597,7 +592,13 @@ def analyze(prompt: str) -> SceneSpec:
     _find_motions(spec, text, idx, clause_of, covered)
     _find_relations(spec, text, idx, clause_of, covered)
     _find_visibility(spec, text, idx, clause_of)
-    # verbs: the first verb form after each subject, in its clause (for the scene abstraction)
+    # verbs: the first verb form after each subject, in its clause (for the scene abstraction).
+    # A direction word inside a relation, motion or position the grammar read ("to the left of",
+    # "left of", "in the upper left", "turns left") is never the verb: "left" there is a side.
+    in_phrase = set(covered)
+    for mo in spec.motions:
+        in_phrase.update(range(*mo.span))
+    in_relation = {j for r in spec.relations for j in range(*r.span)}  # "close to": no verb at all
     for c, subj in spec.subjects.items():
         m = mentions[subj]
         if m.clause != c or subj in spec.verbs:
@@ -606,8 +607,8 @@ def analyze(prompt: str) -> SceneSpec:
             if clause_of[j] != c:
                 break
             w = tokens[j]
-            if j in covered and w in ("left", "right", "top", "bottom", "upper", "lower", "center", "middle"):
-                continue  # "on the lower left": a position word, not the verb "left"
+            if j in in_relation or (j in in_phrase and w in _DIRECTION_WORDS):
+                continue
             if w in ("is", "are", "was", "were", "being", "been") and j + 1 < len(tokens) and tokens[j + 1] in lx.VERB_AFTER_SUBJECT:
                 continue
             if w in lx.VERB_AFTER_SUBJECT and w not in lx.PREPOSITIONS:

@@ -181,7 +181,7 @@ def validate(layout: Layout, prompt: str | None = None, spec: SceneSpec | None =
                 xs = sorted(centre(b)[0] for b in rb)
                 ok = all(xs[0] < centre(b)[0] < xs[-1] for b in sb)
             else:
-                # a group ("four chairs on a porch") is judged as a whole: its union box
+                # a group ("three cups on a shelf") is judged as a whole: its union box
                 ok = relation_holds(rl.relation, _union(sb), _union(rb))
             if not ok:
                 bad_t = t

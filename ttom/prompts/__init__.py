@@ -5,6 +5,11 @@ text. Placeholders are ``${name}`` (``string.Template``), so JSON braces need no
 
 Override a prompt by putting a file of the same name in a folder and passing ``directory=`` or
 setting ``TTOM_PROMPTS_DIR``; names missing there fall back to the bundled ones.
+
+The offline planner's word lists live in ``lexicon/``, one list per file, loaded by name with
+``load_word_list``: the same header line, then one entry (a word or a multi-word phrase) per
+line; blank lines and lines starting with ``#`` are ignored. They are bundled only, so a plan
+does not depend on the machine it was made on.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import os
 import string
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from ttom.errors import ConfigError
@@ -63,3 +69,20 @@ def load_prompt(name: str, directory: str | Path | None = None) -> Prompt:
             return Prompt(name=name, purpose=first[len(HEADER):].strip(), text=rest.strip("\n"), path=path)
     available = sorted(p.stem for p in BUNDLED.glob("*.txt"))
     raise ConfigError(f"no prompt named {name!r}; bundled prompts: {', '.join(available)}")
+
+
+LEXICON = BUNDLED / "lexicon"
+
+
+@cache
+def load_word_list(name: str) -> tuple[str, ...]:
+    """The entries of the bundled word list ``lexicon/<name>.txt``, in file order, lower-cased."""
+    path = LEXICON / f"{name}.txt"
+    if not path.is_file():
+        available = sorted(p.stem for p in LEXICON.glob("*.txt"))
+        raise ConfigError(f"no word list named {name!r}; bundled lists: {', '.join(available)}")
+    first, _, rest = path.read_text(encoding="utf-8").partition("\n")
+    if not first.startswith(HEADER):
+        raise ConfigError(f"word list {path} must start with a '{HEADER} ...' line")
+    entries = (" ".join(line.split()).lower() for line in rest.splitlines())
+    return tuple(e for e in entries if e and not e.startswith("#"))
