@@ -169,3 +169,14 @@ def test_unreadable_inputs_are_one_clear_line(tmp_path):
         r = _ttom(*args, env={**__import__("os").environ, "TTOM_CACHE_DIR": str(tmp_path / "cache")})
         assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
+def test_a_prompt_with_nothing_drawable_is_refused_before_any_model_work(tmp_path):
+    env = {**__import__("os").environ, "TTOM_CACHE_DIR": str(tmp_path / "cache")}
+    r = _ttom("generate", "purple monkey dishwasher flibbertigibbet", "--model", "tiny-cogvideox", "--out",
+              str(tmp_path / "o"), env=env)
+    assert r.returncode == 2 and "nothing to draw" in r.stderr and "'flibbertigibbet'" in r.stderr
+    assert not (tmp_path / "o" / "rounds").exists() and not (tmp_path / "cache" / "memory.sqlite").exists()
+    # a made-up word beside a known thing is still planned (the known thing is drawn)
+    r = _ttom("plan", "a dog next to a flibbertigibbet", "--planner", "offline")
+    assert r.returncode == 0 and '"dog"' in r.stdout

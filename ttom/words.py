@@ -117,3 +117,15 @@ def verb_forms(base: str) -> frozenset[str]:
 
     forms = getAllInflections(base, "VERB") or getAllInflectionsOOV(base, "VERB")
     return frozenset({base, *(f for fs in forms.values() for f in fs)})
+
+
+@lru_cache(maxsize=1 << 16)  # bounded: words come from callers
+def is_known_noun(word: str) -> bool:
+    """Whether the lexicon knows ``word`` (or its singular) as a noun, or it is a compound of two known words
+    ("sandcastle" = sand + castle). A made-up word is not: there is nothing to draw for it."""
+    w = word.lower().strip()
+    if not w.isalpha():
+        return any(is_known_noun(part) for part in w.replace("-", " ").split() if part.isalpha())
+    if any("NOUN" in parts_of_speech(lemma) for lemma in (w, *noun_lemmas(w))):
+        return True
+    return any(parts_of_speech(w[:i]) and "NOUN" in parts_of_speech(w[i:]) for i in range(3, len(w) - 2))

@@ -73,6 +73,18 @@ def _llm_for(planner: PlannerName, settings: Settings | None, llm: LLMPlanner | 
         return None
 
 
+def _check_drawable(prompt: str, layout: Layout) -> None:
+    """Refuse a plan none of whose objects is a thing the lexicon knows: made-up words give nothing to draw,
+    and optimising attention to them would only waste the GPU."""
+    from ttom import words
+
+    names = sorted({o.name for o in layout.objects})
+    if names and not any(words.is_known_noun(n) for n in names):
+        shown = ", ".join(repr(n) for n in names)
+        raise PlannerError(f"nothing to draw in {prompt[:80]!r}: {shown} is not a thing ttom knows; name what the "
+                           "video should show, e.g. 'a dog runs to the left'")
+
+
 def plan(
     prompt: str,
     *,
@@ -109,6 +121,7 @@ def plan(
     spec = analyze(prompt)
     if result is None:
         result = PlanResult(layout=plan_offline(prompt, spec), planner="offline", notes=notes)
+    _check_drawable(prompt, result.layout)
     if check:
         report = validate(result.layout, spec=spec)
         result.findings = report.findings
