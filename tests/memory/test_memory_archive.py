@@ -17,7 +17,8 @@ def _entries(store):
 
 def test_export_import_round_trip(make_store, tmp_path):
     src = make_store(capacity=100)
-    ids = [src.insert(f"scene {i}", make_phi(seed=i), SIG if i % 2 else OTHER_SIG, quality=i / 10,
+    ids = [src.insert(f"scene {i}", make_phi(seed=i, sig=SIG if i % 2 else OTHER_SIG), SIG if i % 2 else OTHER_SIG,
+                      quality=i / 10,
                       embedding=unit(i)).entry_id for i in range(5)]
     src.record_use(ids[0])
     path = tmp_path / "mem.zip"
@@ -74,7 +75,7 @@ def _tamper(src, dst, fn):
     ("wrong format", lambda n, d: json.dumps({"format": "x"}).encode() if n == "manifest.json" else d, "format"),
     ("bad quality", lambda n, d: d.replace(b'"quality": 0.2', b'"quality": "high"') if n == "manifest.json" else d,
      "quality"),
-    ("bad signature", lambda n, d: d.replace(b'"rank": 32', b'"rank": NaN') if n == "manifest.json" else d,
+    ("bad signature", lambda n, d: d.replace(b'"rank": 4', b'"rank": NaN') if n == "manifest.json" else d,
      "signature|JSON"),
     ("bad embeddings", lambda n, d: d[:50] if n == "embeddings.safetensors" else d, "embeddings"),
 ])
