@@ -66,3 +66,23 @@ def make_phi(value: float | None = None, seed: int = 0, shapes: dict | None = No
     metadata = {"ttom_signature": json.dumps(sig)} if sig is not None else None
     return save({k: (np.full(s, value, dtype) if value is not None else rng.normal(size=s).astype(dtype))
                  for k, s in shapes.items()}, metadata=metadata)
+
+
+def ttom_cli(*args: str, cache_dir: str, timeout: float = 120.0):
+    """``ttom ARGS`` in a fresh process (as a user runs it): the CompletedProcess, text output."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TTOM_")}
+    env |= {"TTOM_CACHE_DIR": cache_dir, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run([sys.executable, "-m", "ttom.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def one_error_line(p) -> str:
+    """The single ``error: …`` line a failed command printed (asserting exit 2 and no traceback)."""
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in p.stderr, p.stderr
+    return lines[0]

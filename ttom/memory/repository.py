@@ -267,6 +267,19 @@ def quarantine(s: Session, entry_id: str, problem: str, meta: MetaRow) -> bool:
     return True
 
 
+def release(s: Session, row: EntryRow, meta: MetaRow) -> None:
+    """Take a quarantined entry back into recall (the caller holds the meta lock and the row's lock).
+
+    Key caches dropped its seq and only add seqs past their last one, so every process must reload
+    its keys in full once: a log row past every reader's position, marked as the trim point, does that.
+    """
+    row.problem = None
+    s.execute(insert(RemovalRow), [{"entry_seq": row.seq}])
+    meta.removals_trimmed_upto = removal_position(s)
+    meta.generation += 1
+    s.flush()
+
+
 def get_write(s: Session, request_key: str) -> WriteRow | None:
     return s.execute(select(WriteRow).where(WriteRow.request_key == request_key)).scalar_one_or_none()
 

@@ -607,6 +607,9 @@ class MemoryStore:
             raise SignatureError(f"memory entry {entry_id}: {e}") from None
         with self._write_once(request_key), self.session(write=True) as s:
             self._refuse_repeat(s, request_key)
+            # Releasing a quarantined entry needs the meta lock: take it before the row's, as writers
+            # that add or remove entries do (the same lock order everywhere: no deadlock on PostgreSQL).
+            meta = repo.lock_meta(s) if mode == "replace" and current.problem is not None else None
             row = repo.get_entry(s, entry_id, for_update=True)
             if row is None:
                 raise EntryNotFoundError(f"no memory entry with id {entry_id!r}")
@@ -621,12 +624,8 @@ class MemoryStore:
                     quality = row.quality
             else:
                 merged = data
-                if row.problem is not None:
-                    # Back in recall. Caches dropped its seq; make every process reload its keys in full.
-                    meta = repo.lock_meta(s)
-                    row.problem = None
-                    meta.removals_trimmed_upto = repo.removal_position(s)
-                    meta.generation += 1
+                if row.problem is not None:  # a good φ again: back in recall
+                    repo.release(s, row, meta or repo.lock_meta(s))
             repo.replace_phi(s, row, merged, phi_mod.sha256(merged), quality, repo.utcnow())
             if request_key is not None:
                 repo.log_write(s, request_key, entry_id, "update", row.updated_at)
