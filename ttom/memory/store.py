@@ -505,11 +505,12 @@ class MemoryStore:
 
     @staticmethod
     def _check_request_key(request_key: str | None) -> str | None:
+        """The key as stored: itself, or its sha256 when longer than the column (200 characters)."""
         if request_key is None:
             return None
-        if not isinstance(request_key, str) or not request_key.strip() or len(request_key) > 200:
-            raise ValueError(f"request_key must be a non-empty text of at most 200 characters, got {request_key!r:.80}")
-        return request_key
+        if not isinstance(request_key, str) or not request_key.strip():
+            raise ValueError(f"request_key must be a non-empty text, got {request_key!r:.80}")
+        return request_key if len(request_key) <= 200 else "sha256:" + hashlib.sha256(request_key.encode()).hexdigest()
 
     @staticmethod
     def _refuse_repeat(s: Session, request_key: str | None) -> None:
