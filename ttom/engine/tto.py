@@ -231,7 +231,10 @@ class TTOSession:
         return alignment_loss(maps, self.targets, self.present)
 
     def phi_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.params)
+        """No NaN or infinity in φ (one device sync for all its tensors)."""
+        if not self.params:
+            return True
+        return bool(torch.stack([torch.isfinite(p).all() for p in self.params]).all())
 
     def optimise(self, latents, t, cond, extra, on_iter: Callable[[int, float], None] | None = None,
                  step: int = 0) -> list[float]:
