@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ttom.agents.cli import bench_planner
+from ttom.cli.plan import bench_planner
 
 if __name__ == "__main__":
     typer.run(bench_planner)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
 
     # --- agent ------------------------------------------------------------------------------
+    allow_remote_paths: bool = Field(
+        default=False, description="let remote callers (MCP, HTTP) name server paths (model folders, outputs)")
     checkpoint_url: str | None = Field(default=None, description="LangGraph checkpointer URL; unset = SQLite in cache_dir")
 
     @property
@@ -57,6 +59,25 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.cache_dir / "checkpoints.sqlite"
+
+
+def mask_url(url: str | None) -> str | None:
+    """``url`` with any password (and an API key in ``user:key@``) replaced by ``***``, for reports and logs."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    user = f"{parts.username}:***@" if parts.password is not None else "***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 @lru_cache(maxsize=1)

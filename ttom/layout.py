@@ -25,6 +25,12 @@ Box = tuple[float, float, float, float]
 # Two keyframe times closer than this are the same instant; a frame time within it of a
 # keyframe's time counts as inside the track (frame times are computed in floating point).
 TIME_EPS = 1e-6
+# Bounds on what a layout may hold: input from LLMs and remote callers is checked against them.
+MAX_OBJECTS = 32  # more boxes than a 480p video can separate; the offline planner and validator are quadratic
+MAX_OBJECT_ID = 10_000
+MAX_KEYFRAMES = 256
+MAX_TEXT = 200  # a name or phrase
+MAX_PROMPT = 4_000
 
 
 class LayoutError(ValueError):
@@ -61,10 +67,10 @@ class LayoutObject(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[int, Field(ge=0, description="unique within the layout")]
-    name: Annotated[str, Field(min_length=1, description="the object noun as the prompt says it, singular")]
-    phrase: Annotated[str, Field(min_length=1, description="the noun phrase with its attributes")]
-    keyframes: Annotated[list[Keyframe], Field(min_length=1)]
+    id: Annotated[int, Field(ge=0, le=MAX_OBJECT_ID, description="unique within the layout")]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_TEXT, description="the object noun as the prompt says it, singular")]
+    phrase: Annotated[str, Field(min_length=1, max_length=MAX_TEXT, description="the noun phrase with its attributes")]
+    keyframes: Annotated[list[Keyframe], Field(min_length=1, max_length=MAX_KEYFRAMES)]
 
     @field_validator("name", "phrase")
     @classmethod
@@ -121,12 +127,20 @@ class Layout(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: Annotated[str, Field(min_length=1)]
+    prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT)]
     objects: list[LayoutObject] = Field(default_factory=list)
     background: str = ""
     reasoning: str | None = None
     enriched_prompt: str | None = None
     camera: str | None = None
+
+    @field_validator("objects")
+    @classmethod
+    def _not_too_many(cls, objs: list[LayoutObject]) -> list[LayoutObject]:
+        if len(objs) > MAX_OBJECTS:
+            raise ValueError(f"{len(objs)} objects; a layout holds at most {MAX_OBJECTS} (a video model cannot place "
+                             "more apart): ask for fewer")
+        return objs
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Layout:
@@ -155,6 +169,10 @@ class Layout(BaseModel):
             raise LayoutError(f"layout file {p} does not exist")
         try:
             return cls.parse(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise LayoutError(f"{p}: not a UTF-8 text file (a layout is JSON)") from None
+        except OSError as e:
+            raise LayoutError(f"{p}: cannot be read ({e.strerror or e})") from None
         except LayoutError as e:
             raise LayoutError(f"{p}: {e}") from None
 

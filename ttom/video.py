@@ -59,11 +59,20 @@ def read_video(path: str | Path) -> np.ndarray:
     """All frames of a video file as ``(F, H, W, 3)`` uint8."""
     import imageio.v3 as iio
 
+    from ttom.errors import ConfigError
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"video {path} does not exist")
-    frames = iio.imread(path, index=None)
-    frames = np.asarray(frames)
+        raise ConfigError(f"video {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"video {path} is empty (0 bytes)")
+    try:
+        frames = np.asarray(iio.imread(path, index=None))
+    except (OSError, ValueError, RuntimeError, IndexError, StopIteration) as e:
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"video {path} cannot be read as a video (mp4 or gif): {reason}") from None
+    if frames.ndim not in (3, 4) or frames.size == 0:
+        raise ConfigError(f"video {path} holds no frames")
     if frames.ndim == 3:  # a single frame
         frames = frames[None]
     return np.ascontiguousarray(frames[..., :3]).astype(np.uint8)

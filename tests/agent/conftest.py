@@ -14,8 +14,8 @@ import copy
 
 import pytest
 
+from ttom.critic.grounders.base import Grounding, Track
 from ttom.layout import Layout
-from ttom.tools.vision.base import Grounding, Track
 
 PROMPT = "a red car drives to the left while a dog sits on the right"
 TWO_OBJECTS = {
@@ -29,7 +29,7 @@ TWO_OBJECTS = {
     "background": "street",
 }
 # few steps: the whole graph in a few seconds on a 2-core CPU
-FAST = {"model": "tiny-cogvideox", "device": "cpu", "steps": 3, "tto_steps": 1, "tto_iters": 2}
+FAST = {"model": "tiny-cogvideox", "device": "cpu", "steps": 3, "tto": {"steps": 1, "iterations": 2}}
 
 
 class ScriptedJudge:

@@ -19,7 +19,7 @@ def _events(run, kind):
 
 def _planned(prompt: str = PROMPT) -> dict:
     """The layout the graph's (deterministic, offline) planner will make, for the judge to find."""
-    from ttom.agents.planner import plan
+    from ttom.planning.plan import plan
 
     return plan(prompt, planner="offline").layout.to_dict()
 
@@ -101,7 +101,7 @@ def test_an_invalid_layout_is_repaired_before_generation(tmp_path, opts, two_obj
     wrong = json.loads(json.dumps(two_objects))
     wrong["objects"][1]["keyframes"] = [{"t": 0, "box": [0.05, 0.05, 0.35, 0.4]},
                                         {"t": 1, "box": [0.05, 0.05, 0.35, 0.4]}]  # the dog on the left
-    run = run_agent(PROMPT, layout=wrong, options={**opts, "tto": False, "critic": "off", "out_dir": str(tmp_path)},
+    run = run_agent(PROMPT, layout=wrong, options={**opts, "tto": {"mode": "off"}, "critic": "off", "out_dir": str(tmp_path)},
                     keep_events=True)
     v = run.values
     validations = _events(run, "validate")
@@ -125,7 +125,7 @@ def test_a_layout_the_critic_calls_wrong_is_repaired_and_regenerated(tmp_path, o
 @pytest.mark.parametrize("resume", ["approve", "edit", "reject"])
 def test_human_approval_before_the_gpu_work(tmp_path, opts, two_objects, resume):
     first = run_agent(PROMPT, layout=two_objects, thread_id="t-approve",
-                      options={**opts, "approve": True, "tto": False, "critic": "off", "out_dir": str(tmp_path)})
+                      options={**opts, "approve": True, "tto": {"mode": "off"}, "critic": "off", "out_dir": str(tmp_path)})
     assert first.interrupt is not None and first.interrupt["layout"]["objects"][0]["name"] == "car"
     assert "generation" not in first.values or not first.values["generation"]
     answer = {"approve": "approve", "reject": "reject"}.get(resume)
@@ -144,7 +144,7 @@ def test_human_approval_before_the_gpu_work(tmp_path, opts, two_objects, resume)
 
 
 def test_conversation_edits_the_previous_layout_on_one_thread(tmp_path, opts):
-    o = {**opts, "tto": False, "critic": "off", "steps": 2}
+    o = {**opts, "tto": {"mode": "off"}, "critic": "off", "steps": 2}
     first = run_agent("a dog sits on the right while a red car drives to the left", thread_id="chat",
                       options={**o, "out_dir": str(tmp_path / "1")})
     before = Layout.parse(first.values["current_layout"])
@@ -160,8 +160,8 @@ def test_conversation_edits_the_previous_layout_on_one_thread(tmp_path, opts):
 
 
 def test_bad_requests_give_clear_errors(tmp_path, monkeypatch, opts):
-    from ttom.agents.errors import LLMUnreachableError, PlannerError
     from ttom.errors import ConfigError
+    from ttom.planning.errors import LLMUnreachableError, PlannerError
 
     with pytest.raises(PlannerError, match="prompt is empty"):
         run_agent("   ", options=opts)

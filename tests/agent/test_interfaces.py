@@ -12,7 +12,7 @@ from ttom.cli import app
 from .conftest import PROMPT
 
 runner = CliRunner()
-FAST_ARGS = ["--model", "tiny-cogvideox", "--device", "cpu", "--steps", "3", "--tto-steps", "1", "--tto-iters", "2"]
+FAST_ARGS = ["--model", "tiny-cogvideox", "--device", "cpu", "--steps", "3", "--tto-steps", "1", "--tto-iterations", "2"]
 
 
 def test_generate_runs_the_graph_and_a_second_similar_request_hits_memory(tmp_path):
@@ -42,8 +42,8 @@ def test_generate_runs_the_graph_and_a_second_similar_request_hits_memory(tmp_pa
 def test_chat_edits_on_one_thread(tmp_path):
     lines = "a dog sits on the right while a red car drives to the left\nmake the dog bigger\nnow two dogs\nquit\n"
     result = runner.invoke(app, ["chat", "--model", "tiny-cogvideox", "--device", "cpu", "--steps", "2",
-                                 "--tto-steps", "1", "--tto-iters", "1", "--critic", "off", "--out", str(tmp_path)],
-                           input=lines)
+                                 "--tto-steps", "1", "--tto-iterations", "1", "--critic", "off", "--out", str(tmp_path),
+                                 "--json"], input=lines)
     assert result.exit_code == 0, result.output
     turns = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert [t["turn"] for t in turns] == [1, 2, 3]
@@ -54,7 +54,7 @@ def test_chat_edits_on_one_thread(tmp_path):
 def test_langchain_tool_wraps_the_whole_graph(tmp_path):
     from ttom.tools.agent_tool import make_video_tool
 
-    tool = make_video_tool({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto_steps": 1, "tto_iters": 1,
+    tool = make_video_tool({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": {"steps": 1, "iterations": 1},
                             "critic": "off", "out_dir": str(tmp_path)})
     assert tool.name == "generate_video" and "prompt" in tool.args
     msg = tool.invoke({"type": "tool_call", "id": "call-1", "name": "generate_video", "args": {"prompt": PROMPT}})
@@ -67,7 +67,7 @@ def test_mcp_server_submit_status_result(tmp_path):
 
     from ttom.tools.mcp_server import build_server
 
-    server = build_server({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto_steps": 1, "tto_iters": 1,
+    server = build_server({"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": {"steps": 1, "iterations": 1},
                            "critic": "off", "out_dir": str(tmp_path)})
 
     async def main():
@@ -97,3 +97,70 @@ def test_mcp_server_submit_status_result(tmp_path):
             assert seen and any("denoising" in (m or "") for _, m in seen)
 
     anyio.run(main)
+
+
+def test_langchain_tool_errors_reach_the_calling_model(tmp_path):
+    """ttom's errors become the tool's answer (status error), not an exception out of the host agent."""
+    from ttom.config import Settings
+    from ttom.tools.agent_tool import make_video_tool
+
+    tool = make_video_tool({"model": "cogvideox-5b", "device": "cpu", "critic": "off", "out_dir": str(tmp_path)},
+                           settings=Settings(cache_dir=tmp_path / "cache"))
+    msg = tool.invoke({"type": "tool_call", "id": "c1", "name": "generate_video", "args": {"prompt": PROMPT}})
+    assert msg.status == "error" and "THUDM/CogVideoX-5b" in msg.content and "--model PATH" in msg.content
+    msg = tool.invoke({"type": "tool_call", "id": "c2", "name": "generate_video",
+                       "args": {"prompt": PROMPT, "thread_id": "../../etc"}})
+    assert msg.status == "error" and "is not allowed" in msg.content
+
+
+def test_mcp_server_says_its_version_and_help_lists_every_tool():
+    import os
+    import subprocess
+    import sys
+
+    from mcp.client.client import Client
+
+    from ttom import __version__
+    from ttom.tools.mcp_server import build_server
+
+    server = build_server()
+
+    async def main():
+        async with Client(server) as c:
+            assert c.server_info.version == __version__
+            return {t.name for t in (await c.list_tools()).tools}
+
+    names = anyio.run(main)
+    r = subprocess.run([sys.executable, "-m", "ttom.cli", "serve", "mcp", "--help"], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "300"}, timeout=60)
+    assert names and all(n in r.stdout for n in names), (names, r.stdout)
+
+
+def test_chat_ctrl_c_cancels_the_turn_and_keeps_the_conversation(tmp_path):
+    """A real SIGINT during a turn's generation: that turn ends, the next one runs on the same thread."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "TTOM_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
+    p = subprocess.Popen([sys.executable, "-m", "ttom.cli", "chat", "--model", "tiny-cogvideox", "--device", "cpu",
+                          "--steps", "120", "--no-tto", "--critic", "off", "--out", str(tmp_path), "--json",
+                          "--thread", "t1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    p.stdin.write("a dog sits on the right\n")
+    p.stdin.flush()
+    deadline = time.time() + 240
+    while not (tmp_path / "cache" / "checkpoints.sqlite").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(5)  # planning or denoising: either way the turn is running
+    p.send_signal(signal.SIGINT)
+    time.sleep(1)
+    p.stdin.write("a cat sits on the left\nquit\n")
+    p.stdin.flush()
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert "turn cancelled" in err
+    turns = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    assert [t["turn"] for t in turns] == [2] and turns[0]["objects"] == ["a cat"]

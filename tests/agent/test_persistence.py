@@ -64,7 +64,7 @@ def test_postgres_checkpointer_persists_and_resumes_an_approval(tmp_path, monkey
 
     get_settings.cache_clear()
     thread = f"pg-{uuid.uuid4().hex[:8]}"
-    opts = {"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": False, "critic": "off",
+    opts = {"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": {"mode": "off"}, "critic": "off",
             "approve": True, "out_dir": str(tmp_path)}
     first = run_agent(PROMPT, layout=TWO_OBJECTS, thread_id=thread, options=opts)
     assert first.interrupt is not None

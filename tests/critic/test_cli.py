@@ -28,9 +28,9 @@ def test_critic_command_prints_the_report(tmp_path):
 
 
 def test_critic_command_rejects_a_bad_backend(tmp_path):
-    from ttom.errors import ConfigError
-
     lay = w.sample_scene(np.random.default_rng(4), ["motion"]).layout
     (tmp_path / "layout.json").write_text(lay.to_json())
-    res = CliRunner().invoke(app, ["critic", "v.mp4", "--layout", str(tmp_path / "layout.json"), "-b", "yolo"])
-    assert isinstance(res.exception, ConfigError) and "choose auto, transformers, sam2 or shapes" in str(res.exception)
+    res = CliRunner().invoke(app, ["critic", "v.mp4", "--layout", str(tmp_path / "layout.json"), "-b", "yolo"],
+                             env={"COLUMNS": "200"})
+    # refused when the command line is parsed (exit 2), the choices named
+    assert res.exit_code == 2 and "'yolo' is not one of 'auto', 'transformers', 'sam2', 'shapes'" in res.output

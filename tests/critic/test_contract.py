@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttom.agents.critic import CriticReport, critique
+from ttom.critic.critique import CriticReport, critique
+from ttom.critic.grounders import available_backends, get_grounder
+from ttom.critic.grounders.base import Grounding, VideoGrounder, queries_from_layout
 from ttom.shapes import world as w
-from ttom.tools.vision import available_backends, get_grounder
-from ttom.tools.vision.base import Grounding, VideoGrounder, queries_from_layout
 
 # image_size 256 for the sam2 package's random-weight hiera-tiny (RoPE sizes follow: 256 / 16)
 SAM2_TINY = ["++model.image_size=256", "++model.memory_attention.layer.self_attention.feat_sizes=[16,16]",

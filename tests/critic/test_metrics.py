@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ttom.layout import Keyframe, Layout, LayoutObject, static_object
-from ttom.tools.vision.base import Grounding, Track, box_iou, keyframe_indices, mask_box
-from ttom.tools.vision.config import CriticConfig
-from ttom.tools.vision.metrics import (
+from ttom.critic.config import CriticConfig
+from ttom.critic.grounders.base import Grounding, Track, keyframe_indices, mask_box
+from ttom.critic.metrics import (
     compbench_frame_score,
     direction_ok,
     frame_ranges,
@@ -15,6 +14,8 @@ from ttom.tools.vision.metrics import (
     relation_holds,
     score_video,
 )
+from ttom.geometry import iou as box_iou
+from ttom.layout import Keyframe, Layout, LayoutObject, static_object
 
 
 def test_box_iou_hand_cases():

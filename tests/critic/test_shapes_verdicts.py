@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttom.agents.critic import critique
+from ttom.critic.critique import critique
+from ttom.critic.grounders.base import queries_from_layout
+from ttom.critic.grounders.shapes import ShapesGrounder, label_components
 from ttom.layout import Keyframe, Layout, LayoutObject
 from ttom.shapes import world as w
-from ttom.tools.vision.base import queries_from_layout
-from ttom.tools.vision.shapes import ShapesGrounder, label_components
 
 
 def _scene(category: str, seed: int = 0) -> Layout:

@@ -8,16 +8,16 @@ import importlib.util
 import numpy as np
 import pytest
 
-from ttom.errors import TtomError, WeightsNotFoundError
-from ttom.shapes import world as w
-from ttom.tools.vision.base import queries_from_layout
-from ttom.tools.vision.hf import (
+from ttom.critic.grounders.base import queries_from_layout
+from ttom.critic.grounders.hf import (
     GroundingDinoDetector,
     Sam2VideoTracker,
     TransformersGrounder,
     check_torchvision,
 )
-from ttom.tools.vision.pipeline import Prompt
+from ttom.critic.grounders.pipeline import Prompt
+from ttom.errors import TtomError, WeightsNotFoundError
+from ttom.shapes import world as w
 
 
 def _video(category="relation", frames=6, size=40):

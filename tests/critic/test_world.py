@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ttom.critic.prompt_facts import parse_prompt_facts
+from ttom.geometry import relation_2d
 from ttom.shapes import world as w
-from ttom.tools.vision.prompt_facts import parse_prompt_facts
 
 
 def test_phrase_parsing():
@@ -50,7 +51,7 @@ def test_scenes_satisfy_their_captions(category):
         if category == "relation":
             (r,) = facts.relations
             assert (r.subject, r.relation, r.object) == (0, spec.relation, 1)
-            assert w.relation_of(boxes0[0], boxes0[1]) == spec.relation
+            assert relation_2d(boxes0[0], boxes0[1]) == spec.relation
         if category in ("motion", "motion2"):
             assert {m.object: m.direction for m in facts.motions} == dict(enumerate(spec.directions))
             for o, d in zip(lay.objects, spec.directions, strict=True):

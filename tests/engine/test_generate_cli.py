@@ -19,7 +19,7 @@ def test_generate_writes_video_overlay_and_report(tmp_path, model, tto):
     layout_path.write_text(json.dumps(TWO_OBJECTS))
     out = tmp_path / "out"
     args = ["generate", TWO_OBJECTS["prompt"], "--model", model, "--layout", str(layout_path), "--out", str(out),
-            "--steps", "4", "--tto-steps", "2", "--tto-iters", "3", "--device", "cpu", "--max-rounds", "1"]
+            "--steps", "4", "--tto-steps", "2", "--tto-iterations", "3", "--device", "cpu", "--max-rounds", "1"]
     if not tto:
         args.append("--no-tto")
     result = runner.invoke(app, args)
@@ -46,7 +46,7 @@ def test_generate_reuses_phi_from_a_previous_run(tmp_path):
     layout_path = tmp_path / "layout.json"
     layout_path.write_text(json.dumps(TWO_OBJECTS))
     base = ["generate", TWO_OBJECTS["prompt"], "--model", "tiny-cogvideox", "--layout", str(layout_path),
-            "--steps", "3", "--tto-steps", "1", "--tto-iters", "2", "--device", "cpu", "--max-rounds", "1"]
+            "--steps", "3", "--tto-steps", "1", "--tto-iterations", "2", "--device", "cpu", "--max-rounds", "1"]
     first = runner.invoke(app, [*base, "--out", str(tmp_path / "a")])
     assert first.exit_code == 0, first.output
     phi = tmp_path / "a" / "pytorch_lora_weights.safetensors"

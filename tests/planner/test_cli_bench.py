@@ -9,11 +9,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from ttom.agents.planner import plan
 from ttom.bench.planner import DEFAULT_DATA, judge_motion, judge_numeracy, judge_spatial, run_benchmark
 from ttom.cli import app
 from ttom.errors import ConfigError
 from ttom.layout import Layout, load_layouts, static_object
+from ttom.planning.plan import plan
 from ttom.prompts import load_prompt
 
 runner = CliRunner()
@@ -37,7 +37,9 @@ def test_plan_many_prompts_as_jsonl_and_json(tmp_path):
 def test_plan_cli_errors_are_one_clear_line():
     out = subprocess.run([sys.executable, "-m", "ttom.cli", "plan", "a dog", "--format", "xml"],
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2 and "--format 'xml'" in out.stderr and "Traceback" not in out.stderr
+    # refused when the command line is parsed, the choices named
+    assert out.returncode == 2 and "'--format'" in out.stderr and "'xml' is not one of 'json', 'jsonl'" in out.stderr
+    assert "Traceback" not in out.stderr
     out = subprocess.run([sys.executable, "-m", "ttom.cli", "plan", "a dog", "--planner", "llm"],
                          capture_output=True, text=True, timeout=60, env={"PATH": "", "HOME": "/tmp"})
     assert out.returncode == 2 and "TTOM_LLM_BASE_URL" in out.stderr

@@ -10,9 +10,10 @@ import pytest
 
 from tests.planner.conftest import layout_json, obj
 from tests.planner.llm_server import Reply, completion, error
-from ttom.agents.errors import LLMOutputError, LLMServerError, LLMUnreachableError
-from ttom.agents.planner import LLMPlanner, plan
 from ttom.config import Settings
+from ttom.planning.errors import LLMOutputError, LLMServerError, LLMUnreachableError
+from ttom.planning.llm import LLMPlanner
+from ttom.planning.plan import plan
 
 DOG = layout_json([obj(0, "dog", [0.1, 0.4, 0.4, 0.8], [0.6, 0.4, 0.9, 0.8])], enriched="A brown dog runs right.")
 
@@ -189,3 +190,30 @@ def test_prompt_override_directory(server, settings, tmp_path):
     server.script(Reply(body=completion(content=DOG)))
     LLMPlanner(settings, prompts_dir=tmp_path).plan("a dog")
     assert server.requests[0]["messages"][-1]["content"] == "PLEASE PLAN: a dog"
+
+
+def test_credentials_in_the_endpoint_url_never_reach_results_or_errors(server):
+    """A user:password in TTOM_LLM_BASE_URL is masked wherever ttom writes the endpoint (issue 18, item 7)."""
+    url = server.url.replace("http://", "http://alice:s3cret@")
+    s = Settings(llm_base_url=url, llm_model="test-model", llm_timeout=5, llm_max_retries=0)
+    server.script(Reply(body=completion(content=DOG)))
+    res = plan("a dog runs to the right", settings=s, check=False)
+    assert res.planner == "llm" and "s3cret" not in res.model_dump_json() and "alice:***@" in res.endpoint
+    server.default = error(500, "down")
+    res = plan("a dog runs to the right", settings=s)
+    assert res.planner == "offline" and res.notes and "s3cret" not in json.dumps(res.notes)
+    with pytest.raises(LLMServerError) as e:
+        plan("a dog", planner="llm", settings=s)
+    assert "s3cret" not in str(e.value)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://u:p@host:8000/v1", "http://u:***@host:8000/v1"),
+    ("https://key@api.example/v1?x=1", "https://***@api.example/v1?x=1"),
+    ("http://localhost:11434/v1", "http://localhost:11434/v1"),
+    (None, None),
+])
+def test_mask_url(url, shown):
+    from ttom.config import mask_url
+
+    assert mask_url(url) == shown

@@ -6,12 +6,12 @@ import itertools
 
 import pytest
 
-from ttom.agents.errors import PlannerError
-from ttom.agents.geometry import centre, iou, relation_holds
-from ttom.agents.lexicon import singularize
-from ttom.agents.offline_planner import plan_offline
-from ttom.agents.parse import analyze
-from ttom.agents.validate import validate
+from ttom.geometry import centre, iou, relation_holds
+from ttom.planning.errors import PlannerError
+from ttom.planning.lexicon import singularize
+from ttom.planning.offline import plan_offline
+from ttom.planning.parse import analyze
+from ttom.planning.validate import validate
 
 
 @pytest.mark.parametrize(

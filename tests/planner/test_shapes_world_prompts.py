@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ttom.agents.planner import plan
+from ttom.planning.plan import plan
 from ttom.shapes import world
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ttom.agents.abstraction import abstract, direction_tokens
-from ttom.agents.offline_planner import plan_offline
-from ttom.agents.validate import repair, repair_offline, validate
 from ttom.layout import Keyframe, Layout, LayoutObject, static_object
+from ttom.planning.abstraction import abstract, direction_tokens
+from ttom.planning.offline import plan_offline, repair_offline
+from ttom.planning.plan import repair
+from ttom.planning.validate import validate
 
 
 def moving(i: int, name: str, a: list[float], b: list[float]) -> LayoutObject:
@@ -127,3 +128,16 @@ def test_abstraction_placeholders_and_directions_from_the_layout():
     k = abstract(layout)
     assert k.key == "Direction: [right up still]. <object_0> <verb_0>."
     assert k.objects == {"<object_0>": "ball"} and k.verbs == {"<verb_0>": "bounces"}
+
+
+def test_count_edit_keeps_the_objects_attributes():
+    """'now two squares' of a red square asks for two red squares (issue 18, ttom chat)."""
+    from ttom.planning.edits import edit_request
+    from ttom.planning.plan import plan as plan_fn
+
+    lay = plan_fn("a red square moving right and a blue circle", planner="offline").layout
+    edit = edit_request("now two squares", lay)
+    assert edit.replan_prompt == "two red squares moving right and a blue circle"
+    assert edit_request("add a square", plan_fn("two yellow squares", planner="offline").layout).replan_prompt == \
+        "three yellow squares"
+    assert edit_request("add an apple", plan_fn("a dog", planner="offline").layout).replan_prompt == "a dog and an apple"

@@ -39,9 +39,9 @@ def test_training_features_equal_the_backend_prompt_encoding(backend):
 @pytest.mark.parametrize("caption, phrases", [("a red square", ["a red square"]),
                                               ("a blue circle and a yellow triangle", ["a blue circle", "a yellow triangle"])])
 def test_the_trained_model_draws_what_the_caption_names(backend, caption, phrases):
-    from ttom.agents.critic import critique
-    from ttom.agents.planner import plan
+    from ttom.critic.critique import critique
     from ttom.engine.tto import TTOConfig, generate
+    from ttom.planning.plan import plan
 
     layout = plan(caption, planner="offline").layout
     frames = generate(backend, layout, TTOConfig(mode="off"), seed=0).frames
@@ -64,7 +64,9 @@ def test_training_runs_and_writes_a_loadable_model(tmp_path):
                 "--workers", "1", "--device", "cpu"])
     log = json.loads((out / "train_log.json").read_text())
     assert log["steps"] == 2 and log["final_loss"] > 0
-    b = shapes_model.load_shapes_backend(torch.device("cpu"), torch.float32, folder=out)
+    from ttom.engine.backends.shapes import load_shapes_backend
+
+    b = load_shapes_backend(torch.device("cpu"), torch.float32, folder=out)
     layout = Layout(prompt="a red circle", objects=[static_object(0, "circle", [0.1, 0.1, 0.4, 0.4], "a red circle")])
     r = generate(b, layout, TTOConfig(steps=1, iterations=2, layers=(5,), rank=4), steps=2)
     assert r.frames.shape == (8, 24, 24, 3) and len(r.losses) == 1

@@ -16,18 +16,16 @@ import shutil
 import time
 from functools import lru_cache
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Literal
 
 from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import ValidationError
 
-from ttom.agents.errors import PlannerError
-from ttom.agents.state import AgentContext, AgentState, RunOptions
+from ttom.agents.state import AgentContext, AgentState, RunOptions, check_options
 from ttom.errors import ConfigError
 from ttom.layout import Keyframe, Layout
+from ttom.planning.errors import PlannerError
 
 # files of a round that make up the request's result (copied to the run folder when it ends)
 RESULT_FILES = ("video.mp4", "video.gif", "overlay.png", "layout.json", "pytorch_lora_weights.safetensors",
@@ -43,7 +41,13 @@ def _settings(runtime: Runtime[AgentContext] | None):
 
 
 def _options(state: AgentState) -> RunOptions:
-    return RunOptions.model_validate(state.get("options") or {})
+    """The request's options, validated once per distinct value (the plan node checks them first)."""
+    return _parse_options(json.dumps(state.get("options") or {}, sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def _parse_options(text: str) -> RunOptions:
+    return RunOptions.model_validate_json(text)
 
 
 def _emit(event: str, **data: Any) -> None:
@@ -101,18 +105,14 @@ def check_model(name: str) -> None:
 # ----- plan, validate, repair, approve ------------------------------------------------------------
 def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """A layout for the request: the given one, an edit of the thread's previous one, or a new plan."""
-    from ttom.agents.edits import edit_request
-    from ttom.agents.planner import plan
+    from ttom.planning.edits import edit_request
+    from ttom.planning.plan import plan
 
     settings = _settings(runtime)
     text = (state.get("prompt") or "").strip()
     if not text:
         raise PlannerError("the prompt is empty; give a sentence describing the scene (or an edit of the last one)")
-    try:
-        opts = _options(state)
-    except ValidationError as e:
-        bad = "; ".join(f"{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())
-        raise ConfigError(f"bad options: {bad}") from None
+    opts = check_options(state.get("options"))
     check_model(opts.model or settings.model)
     start = time.perf_counter()
     info: dict[str, Any] = {"request": text}
@@ -140,7 +140,13 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
                            "should show, e.g. 'a dog runs to the left'")
     info["seconds"] = round(time.perf_counter() - start, 3)
     n = int(state.get("requests", 0)) + 1
-    run_dir = Path(opts.out_dir) if opts.out_dir else settings.cache_dir / "runs" / _thread_id() / str(n)
+    if opts.out_dir:
+        run_dir = Path(opts.out_dir)
+    else:  # a thread id names a folder: it must stay inside the runs root
+        from ttom.paths import check_id, inside
+
+        runs = settings.cache_dir / "runs"
+        run_dir = inside(runs, runs / check_id(_thread_id()) / str(n))
     _emit("plan", planner=info["planner"], prompt=layout.prompt, objects=[o.phrase for o in layout.objects],
           edit=info.get("edit"))
     return {
@@ -158,9 +164,9 @@ def _looks_like_edit(text: str) -> bool:
 
 def _llm_edit(text: str, layout: Layout, opts: RunOptions, settings):
     """An edit the offline grammar does not read, by the LLM (when configured), as a repair instruction."""
-    from ttom.agents.edits import Edit
-    from ttom.agents.planner import LLMPlanner, llm_configured
-    from ttom.agents.validate import Finding
+    from ttom.planning.edits import Edit
+    from ttom.planning.llm import LLMPlanner, llm_configured
+    from ttom.planning.validate import Finding
 
     if opts.planner == "offline" or not llm_configured(settings):
         return None
@@ -170,7 +176,7 @@ def _llm_edit(text: str, layout: Layout, opts: RunOptions, settings):
 
 def validate_layout(state: AgentState) -> dict[str, Any]:
     """Check the layout against its prompt."""
-    from ttom.agents.validate import validate
+    from ttom.planning.validate import validate
 
     report = validate(_layout(state), state["scene_prompt"])
     out = {"ok": report.ok, "errors": [str(f) for f in report.errors], "warnings": [str(f) for f in report.warnings]}
@@ -183,7 +189,8 @@ def validate_layout(state: AgentState) -> dict[str, Any]:
 
 def repair_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Fix the layout: the validator's findings (LLM, then offline), or the critic's (enlarge what was not drawn)."""
-    from ttom.agents.validate import repair, validate
+    from ttom.planning.plan import repair
+    from ttom.planning.validate import validate
 
     opts, layout = _options(state), _layout(state)
     start = time.perf_counter()
@@ -204,9 +211,9 @@ def repair_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
 
 
 def _enlarge(layout: Layout, ids: set[int], f: float = 1.25) -> Layout:
-    from ttom.agents.edits import _scale
+    from ttom.planning.edits import scale_box
 
-    objs = [o.model_copy(update={"keyframes": [Keyframe(t=k.t, box=_scale(k.box, f)) for k in o.keyframes]})
+    objs = [o.model_copy(update={"keyframes": [Keyframe(t=k.t, box=scale_box(k.box, f)) for k in o.keyframes]})
             if o.id in ids else o for o in layout.objects]
     return layout.model_copy(update={"objects": objs})
 
@@ -234,39 +241,40 @@ def approve_layout(state: AgentState) -> dict[str, Any]:
 # ----- memory ------------------------------------------------------------------------------------
 def abstract_scene(state: AgentState) -> dict[str, Any]:
     """The memory key: an abstracted description of the scene."""
-    from ttom.agents.abstraction import abstract
+    from ttom.planning.abstraction import abstract
 
     return {"key": abstract(_layout(state), state["scene_prompt"]).key}
 
 
-def tto_config(backend, opts: RunOptions, mode: str = "fresh"):
-    """The engine's TTOConfig for these options: the model's recipe, overridden where the request says."""
+def tto_config(model, opts: RunOptions, mode: str = "fresh"):
+    """The engine's TTOConfig for these options: the model's recipe (a backend's or a card's), overridden
+    where the request says."""
     from ttom.engine.tto import recipe_config
 
-    return recipe_config(backend, mode=mode, steps=opts.tto_steps, iterations=opts.tto_iters, lr=opts.lr,
-                         loss_threshold=opts.loss_threshold, layers=tuple(opts.layers) if opts.layers else None,
-                         rank=opts.rank, gradient_checkpointing=opts.gradient_checkpointing)
+    return recipe_config(model, mode=mode, **opts.tto.config_overrides())
 
 
-def adapter_signature(backend, opts: RunOptions) -> dict[str, Any]:
-    """The signature φ will have, computed before generating (what memory recall must match)."""
+def adapter_signature(model: str, opts: RunOptions) -> dict[str, Any]:
+    """The signature φ will have, from the model's card: no weights are loaded (what memory recall must match)."""
+    from ttom.engine.backends import describe
     from ttom.engine.tto import expected_signature
 
-    return expected_signature(backend, tto_config(backend, opts))
+    card = describe(model)
+    return expected_signature(card, tto_config(card, opts))
 
 
 def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Look for φ learned on a similar scene; on a hit, write it to the run folder for generate."""
     opts, settings = _options(state), _settings(runtime)
     start = time.perf_counter()
-    signature = adapter_signature(_backend(opts, settings), opts)
+    signature = adapter_signature(opts.model or settings.model, opts)
     recall: dict[str, Any] = {"hit": False}
     if opts.phi:
         if not Path(opts.phi).is_file():
             raise ConfigError(f"φ file {opts.phi} does not exist")
-        recall.update(skipped="φ given as a file", phi_path=str(opts.phi), mode=opts.tto_mode or "warm")
-    elif not opts.memory or not opts.tto or opts.tto_mode in ("fresh", "off"):
-        recall["skipped"] = "memory off" if not opts.memory else f"tto mode {opts.tto_mode or 'off'}"
+        recall.update(skipped="φ given as a file", phi_path=str(opts.phi), mode=opts.tto.mode or "warm")
+    elif not opts.memory or opts.tto.mode in ("fresh", "off"):
+        recall["skipped"] = "memory off" if not opts.memory else f"tto mode {opts.tto.mode}"
     else:
         store = _store(settings)
         hits = store.recall(state["key"], signature)
@@ -277,7 +285,7 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
             path.write_bytes(store.load_phi(h.entry_id))
             store.record_use(h.entry_id)
             recall = {"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
-                      "phi_path": str(path), "mode": opts.tto_mode or opts.memory_mode, "key_text": h.key_text}
+                      "phi_path": str(path), "mode": opts.tto.mode or opts.memory_mode, "key_text": h.key_text}
     _emit("memory", **{k: v for k, v in recall.items() if k != "phi_path"}, key=state["key"])
     return {"recall": recall, "signature": signature, "timings": _add_timing(state, memory=time.perf_counter() - start)}
 
@@ -289,7 +297,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
 
     from ttom.engine.backends.base import VideoSpec
     from ttom.engine.outputs import write_outputs
-    from ttom.engine.tto import generate
+    from ttom.engine.tto import choose_mode, generate
 
     opts, settings = _options(state), _settings(runtime)
     backend = _backend(opts, settings)
@@ -297,16 +305,8 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     k = int(state.get("round", 0)) + 1
     out = Path(state["run_dir"]) / "rounds" / str(k)
     nxt, recall = state.get("next_tto") or {}, state.get("recall") or {}
-    if not opts.tto or opts.tto_mode == "off":
-        mode, phi_path = "off", None
-    elif nxt:
-        mode, phi_path = nxt["mode"], nxt.get("phi_path")
-    elif recall.get("phi_path"):  # a memory hit, or a φ file
-        mode, phi_path = recall["mode"], recall["phi_path"]
-    elif opts.tto_mode in ("warm", "skip"):
-        raise ConfigError(f"tto mode {opts.tto_mode!r} needs φ to start from: pass a φ file, or let memory find one")
-    else:
-        mode, phi_path = "fresh", None
+    mode, phi_path = choose_mode(opts.tto.mode, reoptimise=(nxt["mode"], nxt.get("phi_path")) if nxt else None,
+                                 recalled=(recall.get("mode"), recall.get("phi_path")) if recall else None)
     phi = Path(phi_path).read_bytes() if phi_path else None
     cfg = tto_config(backend, opts, mode)
     d = backend.defaults.video
@@ -316,7 +316,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     writer = get_stream_writer()
     n_tto = min(cfg.steps, steps) * cfg.iterations if mode in ("fresh", "warm") else 0
     writer({"event": "generate", "round": k, "mode": mode, "steps": steps, "tto_steps": min(cfg.steps, steps),
-            "tto_iters": cfg.iterations, "tto_total": n_tto})
+            "tto_iterations": cfg.iterations, "tto_total": n_tto})
     result = generate(backend, layout, cfg, spec=spec, steps=steps, guidance_scale=opts.guidance, seed=opts.seed,
                       phi=phi, progress=lambda e: writer({**e, "round": k}))
     write_outputs(out, result, layout, opts.model or settings.model)
@@ -334,9 +334,9 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     """Find the layout's objects in the video, score them, and decide: accept, reoptimize or repair."""
     import numpy as np
 
-    from ttom.agents.critic import critique
+    from ttom.critic.config import CriticConfig
+    from ttom.critic.critique import critique
     from ttom.errors import WeightsNotFoundError
-    from ttom.tools.vision.config import CriticConfig
 
     opts, gen = _options(state), state["generation"]
     judge = runtime.context.critic if runtime.context is not None else None
@@ -391,8 +391,10 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     elif decision == "repair":
         memory["reason"] = "the critic asked for a layout repair and the budget is spent: φ* not memorized"
     else:
+        from ttom.memory.types import RecallRef
+
         critic = state.get("critic") or {}
-        hit = SimpleNamespace(entry_id=recall["entry_id"], similarity=recall["similarity"]) if recall.get("hit") else None
+        hit = RecallRef(recall["entry_id"], recall["similarity"]) if recall.get("hit") else None
         write = _store(_settings(runtime)).memorize(state["key"], Path(gen["phi_path"]).read_bytes(),
                                                     gen.get("signature"), quality=critic.get("miou"), hit=hit,
                                                     request_key=f"{_thread_id()}:{state.get('requests', 0)}:{state['round']}")
@@ -438,8 +440,7 @@ def route_after_approve(state: AgentState) -> Literal["abstract_scene", "__end__
 
 def route_after_critique(state: AgentState) -> Literal["reoptimize", "repair_layout", "memorize_result"]:
     opts, decision, k = _options(state), state.get("decision"), state.get("round", 0)
-    can_optimise = opts.tto and opts.tto_mode != "off" and opts.tto_steps != 0 and opts.tto_iters != 0
-    if decision == "reoptimize" and k < opts.max_rounds and can_optimise:
+    if decision == "reoptimize" and k < opts.max_rounds and opts.tto.can_optimise:
         return "reoptimize"
     if decision == "repair" and k < opts.max_rounds and state.get("repairs", 0) < opts.max_repairs:
         return "repair_layout"

@@ -63,8 +63,9 @@ def run_agent(
     from ttom.agents.checkpoint import open_checkpointer
     from ttom.agents.graph import build_graph
     from ttom.errors import ConfigError
+    from ttom.paths import check_id
 
-    thread_id = thread_id or uuid.uuid4().hex
+    thread_id = check_id(thread_id) if thread_id is not None else uuid.uuid4().hex
     config = {"configurable": {"thread_id": thread_id}}
     if resume is _NO_RESUME:
         payload: Any = {"prompt": prompt or "", "layout": layout, "options": options or {}}
@@ -108,7 +109,7 @@ class ProgressView:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TextColumn("{task.fields[info]}"), console=console, transient=False)
         self.tto = self.denoise = None
-        self.tto_iters = 0
+        self.tto_iterations = 0
 
     def __enter__(self) -> ProgressView:
         self.bar.__enter__()
@@ -118,6 +119,7 @@ class ProgressView:
         self.bar.__exit__(*exc)
 
     def __call__(self, e: dict[str, Any]) -> None:
+        e = _escaped(e)  # prompts, phrases and reasons are data, never rich markup
         kind, say = e.get("event"), self.bar.console.print
         if kind == "plan":
             edit = f" (edit: {e['edit']})" if e.get("edit") else ""
@@ -132,7 +134,7 @@ class ProgressView:
             else:
                 say(f"memory miss{' (' + e['skipped'] + ')' if e.get('skipped') else ''}")
         elif kind == "generate":
-            k, self.tto_iters = e["round"], e["tto_iters"]
+            k, self.tto_iterations = e["round"], e["tto_iterations"]
             self.tto = self.bar.add_task(f"TTO r{k} ({e['mode']})", total=max(e["tto_total"], 1), info="",
                                          visible=e["tto_total"] > 0)
             self.denoise = self.bar.add_task(f"denoise r{k}", total=e["steps"], info="")
@@ -141,7 +143,7 @@ class ProgressView:
         elif kind == "step" and self.denoise is not None:
             task = self.bar.tasks[self.tto] if self.tto is not None else None
             if task is not None and task.visible and task.completed < task.total:
-                self.bar.update(self.tto, completed=min(task.total, (e["step"] + 1) * self.tto_iters))
+                self.bar.update(self.tto, completed=min(task.total, (e["step"] + 1) * self.tto_iterations))
             self.bar.update(self.denoise, completed=e["step"] + 1)
         elif kind == "critic":
             miou = f" mIoU {e['miou']:.2f}" if e.get("miou") is not None else ""
@@ -152,3 +154,16 @@ class ProgressView:
         elif kind == "memorize":
             say(f"memory: {e['action']}" + (f" {e['entry_id'][:8]}" if e.get("entry_id") else "")
                 + (f" ({e['reason']})" if e.get("reason") else ""))
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every string escaped for rich markup (dicts and lists walked)."""
+    from rich.markup import escape
+
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v) for v in value]
+    return value

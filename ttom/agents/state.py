@@ -19,42 +19,83 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
 
+class TTOOptions(BaseModel):
+    """The TTO knobs one request may override; the names are ``ttom.engine.tto.TTOConfig``'s own.
+
+    None = the model's TTO recipe (the shapes model's own ``ttom.json``; else the official Wan
+    recipe: 5 steps × 8 iterations, lr 1e-3, stop below 0.03).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["fresh", "warm", "skip", "off"] | None = Field(
+        None, description="force the first round's mode (default: fresh; warm/skip from a φ file or memory); off = "
+                          "the plain model")
+    steps: int | None = Field(None, ge=0, le=1000, description="TTO before each of the first K denoising steps")
+    iterations: int | None = Field(None, ge=0, le=1000, description="at most N optimisation iterations per TTO step")
+    lr: float | None = Field(None, gt=0, le=1.0, allow_inf_nan=False)
+    loss_threshold: float | None = Field(None, ge=0, allow_inf_nan=False)
+    layers: list[Annotated[int, Field(ge=0, le=1023)]] | None = Field(None, max_length=64, description="supervised blocks")
+    rank: int | None = Field(None, ge=1, le=1024)
+    gradient_checkpointing: bool | Annotated[int, Field(ge=0)] = Field(
+        False, description="True: every block; N: the first N blocks")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any round optimises or loads φ."""
+        return self.mode != "off"
+
+    @property
+    def can_optimise(self) -> bool:
+        """Whether a re-optimisation round can change φ."""
+        return self.enabled and self.steps != 0 and self.iterations != 0
+
+    def config_overrides(self) -> dict[str, Any]:
+        """Keyword overrides for ``ttom.engine.tto.recipe_config`` (None = the recipe's)."""
+        d = self.model_dump(exclude={"mode"})
+        d["layers"] = tuple(self.layers) if self.layers else None
+        return d
+
+
 class RunOptions(BaseModel):
     """What one request may set; None = the model's recipe or the settings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str | None = Field(None, description="backend name or local model folder; None = TTOM_MODEL")
-    device: str = "auto"
-    dtype: str = "auto"
-    seed: int = 0
-    steps: int | None = Field(None, ge=1, description="denoising steps")
-    guidance: float | None = None
-    frames: int | None = Field(None, ge=1)
-    height: int | None = Field(None, ge=8)
-    width: int | None = Field(None, ge=8)
-    tto: bool = Field(True, description="False = the plain model (tto mode off)")
-    # None = the model's TTO recipe (the shapes model's own), else the official Wan recipe (5, 8, 1e-3, 0.03)
-    tto_steps: int | None = Field(None, ge=0, description="TTO before each of the first K denoising steps")
-    tto_iters: int | None = Field(None, ge=0, description="at most N optimisation iterations per step")
-    lr: float | None = Field(None, gt=0)
-    loss_threshold: float | None = None
-    layers: list[int] | None = None
-    rank: int | None = Field(None, ge=1)
-    gradient_checkpointing: bool | Annotated[int, Field(ge=0)] = Field(
-        False, description="True: every block; N: the first N blocks")
+    model: str | None = Field(None, min_length=1, max_length=4096,
+                              description="backend name or local model folder; None = TTOM_MODEL")
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    dtype: Literal["auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16"] = "auto"
+    seed: int = Field(0, ge=0, lt=2**63, description="noise seed of the first round")
+    steps: int | None = Field(None, ge=1, le=1000, description="denoising steps")
+    guidance: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    frames: int | None = Field(None, ge=1, le=1025)
+    height: int | None = Field(None, ge=8, le=4096)
+    width: int | None = Field(None, ge=8, le=4096)
+    tto: TTOOptions = Field(default_factory=lambda: TTOOptions(), description="TTO overrides (TTOConfig's names)")
     phi: str | None = Field(None, description="start from φ in this safetensors file (instead of memory)")
-    tto_mode: Literal["fresh", "warm", "skip", "off"] | None = Field(
-        None, description="force the first round's mode (default: fresh, warm/skip from --phi or memory, off with tto=False)")
     planner: Literal["auto", "offline", "llm"] = "auto"
     memory: bool = Field(True, description="recall φ from the parameter memory and memorize the accepted φ*")
     memory_mode: Literal["skip", "warm"] = Field("skip", description="on a memory hit: load φ (skip) or continue it")
-    max_rounds: int = Field(3, ge=1, description="at most this many generations (first + re-optimisations)")
-    max_repairs: int = Field(2, ge=0, description="at most this many layout repairs per request")
+    max_rounds: int = Field(3, ge=1, le=20, description="at most this many generations (first + re-optimisations)")
+    max_repairs: int = Field(2, ge=0, le=20, description="at most this many layout repairs per request")
     approve: bool = Field(False, description="pause for a human to approve or edit the layout before the GPU work")
     critic: Literal["auto", "shapes", "transformers", "sam2", "off"] = "auto"
     critic_thresholds: dict[str, float] = Field(default_factory=dict, description="CriticConfig overrides")
-    out_dir: str | None = Field(None, description="output folder; None = <cache_dir>/runs/<thread id>")
+    out_dir: str | None = Field(None, min_length=1, description="output folder; None = <cache_dir>/runs/<thread id>")
+
+
+def check_options(options: dict[str, Any] | None) -> RunOptions:
+    """``RunOptions`` from a caller's dict; a ``ConfigError`` naming every bad field otherwise."""
+    from pydantic import ValidationError
+
+    from ttom.errors import ConfigError
+
+    try:
+        return RunOptions.model_validate(options or {})
+    except ValidationError as e:
+        bad = "; ".join(f"{'.'.join(map(str, er['loc'])) or 'options'}: {er['msg']}" for er in e.errors()[:8])
+        raise ConfigError(f"bad options: {bad}") from None
 
 
 class AgentInput(TypedDict):

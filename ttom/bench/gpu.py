@@ -164,21 +164,10 @@ def random_backend(arch: Arch, device: torch.device, dtype: torch.dtype = torch.
     defaults = BackendDefaults(video=VideoSpec(f, h, w), steps=50, guidance_scale=guidance, layers=tuple(layers),
                                normalization=normalization)
     if arch.family == "cogvideox":
-        from diffusers import CogVideoXDDIMScheduler
-
         from ttom.engine.backends.cogvideox import CogVideoXBackend as cls
-
-        scheduler = CogVideoXDDIMScheduler(
-            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, prediction_type="v_prediction",
-            rescale_betas_zero_snr=True, snr_shift_scale=1.0, timestep_spacing="trailing", clip_sample=False,
-            set_alpha_to_one=True)
     else:
-        from diffusers import UniPCMultistepScheduler
-
         from ttom.engine.backends.wan import WanBackend as cls
-
-        scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
-                                            num_train_timesteps=1000, flow_shift=3.0)
+    scheduler = cls.release_scheduler()
     return cls(name=arch.name, model_id=f"random/{arch.name}", transformer=transformer, text_encoder=text,
                tokenizer=tokenizer, vae=None, scheduler=scheduler, defaults=defaults, device=device, dtype=dtype,
                max_text_len=arch.text_len)
@@ -287,15 +276,12 @@ def _block_bench(backend: Backend, layout: Layout, spec: VideoSpec, latents, t, 
     from ttom.engine.attention import AttentionRecorder, StopForward, capture
     from ttom.engine.loss import alignment_loss
     from ttom.engine.masks import layout_targets
-    from ttom.engine.tokens import object_token_groups
 
     dev = backend.device
     layer = max(backend.defaults.layers)
     block = backend.blocks[layer]
     args, kwargs = _capture_inputs(backend, layer, latents, t, cond, extra)
-    prompt = layout.generation_prompt()
-    groups = object_token_groups(backend.tokenizer, prompt, backend.encode_prompt(prompt).ids, layout.names,
-                                 max_length=backend.max_text_len)
+    groups = backend.object_tokens(layout)
     grid = backend.token_grid(spec)
     targets, present = layout_targets(layout, grid, layout.names, device=dev)
     recorder = AttentionRecorder([groups[n] for n in layout.names], backend.defaults.normalization)

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ttom.agents.geometry import centre as _centre
-from ttom.agents.geometry import relation_holds
-from ttom.agents.parse import names_match
+from ttom.geometry import centre as _centre
+from ttom.geometry import relation_holds
 from ttom.layout import Box, Layout, frame_times
+from ttom.planning.parse import names_match
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 MOTION_MIN = 0.05  # T2V-CompBench "Acc.": >= 5 units of a 100x100 frame in the right direction
@@ -105,7 +105,7 @@ def judge_attribute(layout: Layout, gt: dict) -> str | None:
     Each ground-truth phrase ("a blue car"; "a white picket fence") needs a layout object whose
     name is the phrase's noun and whose phrase carries the phrase's attribute words.
     """
-    from ttom.agents import lexicon as lx
+    from ttom.planning import lexicon as lx
 
     for raw in gt["phrases"].split(";"):
         words = [w for w in raw.lower().replace(",", " ").split() if w not in _ARTICLES]
@@ -270,8 +270,8 @@ def bench_planner(
     from rich.console import Console
     from rich.table import Table
 
-    from ttom.agents.planner import plan as plan_fn
     from ttom.bench.report import markdown_table, write_section
+    from ttom.planning.plan import plan as plan_fn
 
     def one(prompt: str) -> Layout:
         return plan_fn(prompt, planner=planner).layout  # type: ignore[arg-type]

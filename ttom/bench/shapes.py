@@ -104,12 +104,12 @@ def success(category: str, report: dict) -> bool:
 
 def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip", "warm"), tto_overrides=None,
         device: str = "cpu", progress=print, split: str = "all") -> ShapesBench:
-    from ttom.agents.abstraction import abstract
-    from ttom.agents.critic import critique
-    from ttom.agents.planner import plan
+    from ttom.critic.critique import critique
     from ttom.engine.backends import load_backend
     from ttom.engine.tto import expected_signature, generate, recipe_config
     from ttom.memory import MemoryStore
+    from ttom.planning.abstraction import abstract
+    from ttom.planning.plan import plan
 
     backend = load_backend("shapes", device)
     overrides = tto_overrides or {}

@@ -98,26 +98,3 @@ def probe_layers(backend: Backend, layouts: list[Layout], blocks: list[int] | No
         if len(v):
             rows.append(ProbeRow(b, float(v.mean()), float(v.std()) if len(v) > 1 else 0.0, len(v)))
     return sorted(rows, key=lambda r: -r.soft_iou)
-
-
-def grounder_locator(backend: str = "auto") -> Locator:
-    """A locator from the critic's detectors (analytic for the shapes world, else GroundingDINO + SAM2)."""
-
-    def locate(frames: np.ndarray, layout: Layout) -> dict[str, list[list]]:
-        from ttom.shapes.world import is_shapes_layout
-        from ttom.tools.vision import get_grounder
-        from ttom.tools.vision.base import queries_from_layout
-
-        name = backend if backend != "auto" else ("shapes" if is_shapes_layout(layout) else "transformers")
-        queries = queries_from_layout(layout)
-        grounding = get_grounder(name).ground(frames, queries)
-        out: dict[str, list[list]] = {}
-        for q in queries:
-            per_frame = out.setdefault(q.name, [[] for _ in range(len(frames))])
-            for track in grounding.tracks_for(q.phrase):
-                for f, box in enumerate(track.boxes):
-                    if box is not None:
-                        per_frame[f].append(box)
-        return out
-
-    return locate

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,9 +33,11 @@ from ttom.engine.attention import AttentionRecorder, StopForward, capture
 from ttom.engine.backends.base import Backend, VideoSpec
 from ttom.engine.loss import alignment_loss
 from ttom.engine.masks import layout_targets
-from ttom.engine.tokens import object_token_groups
 from ttom.errors import ConfigError
 from ttom.layout import Layout
+
+if TYPE_CHECKING:
+    from ttom.engine.backends import ModelCard
 
 MODES = ("fresh", "warm", "skip", "off")
 ProgressFn = Callable[[dict], None]
@@ -74,6 +77,28 @@ class TTOConfig:
                               f"got {self.gradient_checkpointing}")
 
 
+def choose_mode(forced: str | None, reoptimise: tuple[str, str | None] | None = None,
+                recalled: tuple[str, str | None] | None = None) -> tuple[str, str | None]:
+    """The TTO mode of a round, and the φ file it starts from.
+
+    ``forced``: the request's mode (``off`` = the plain model; ``warm``/``skip`` need φ);
+    ``reoptimise``: (mode, φ path) the critic's re-optimisation asked for; ``recalled``: (mode, φ
+    path) from the memory or a φ file. Precedence: off, then re-optimisation, then recalled φ, then
+    fresh.
+    """
+    if forced is not None and forced not in MODES:
+        raise ConfigError(f"tto mode must be one of {MODES}, got {forced!r}")
+    if forced == "off":
+        return "off", None
+    if reoptimise:
+        return reoptimise[0], reoptimise[1]
+    if recalled and recalled[1]:
+        return recalled[0], recalled[1]
+    if forced in ("warm", "skip"):
+        raise ConfigError(f"tto mode {forced!r} needs φ to start from: pass a φ file, or let memory find one")
+    return "fresh", None
+
+
 @contextmanager
 def checkpointing(backend: Backend, setting: bool | int) -> Iterator[None]:
     """Gradient checkpointing of every block (True) or of the first ``setting`` blocks, undone on exit.
@@ -102,8 +127,10 @@ def checkpointing(backend: Backend, setting: bool | int) -> Iterator[None]:
         transformer.disable_gradient_checkpointing()
 
 
-def adapter_spec(backend: Backend, cfg: TTOConfig) -> adapters.AdapterSpec:
-    """Where φ goes for this config: blocks 0..max(supervised layers) unless given, the recipe's modules and rank."""
+def adapter_spec(backend: Backend | ModelCard, cfg: TTOConfig) -> adapters.AdapterSpec:
+    """Where φ goes for this config: blocks 0..max(supervised layers) unless given, the recipe's modules and rank.
+
+    ``backend`` may be a loaded backend or a model's card: only the recipe is read."""
     d = backend.defaults
     layers = cfg.layers or d.layers
     blocks = cfg.adapter_blocks or tuple(range(max(layers) + 1))
@@ -111,12 +138,13 @@ def adapter_spec(backend: Backend, cfg: TTOConfig) -> adapters.AdapterSpec:
                                 alpha=cfg.alpha or d.alpha)
 
 
-def expected_signature(backend: Backend, cfg: TTOConfig) -> dict:
-    """The signature fresh φ will carry: what memory recall must match, known before generating."""
+def expected_signature(backend: Backend | ModelCard, cfg: TTOConfig) -> dict:
+    """The signature fresh φ will carry: what memory recall must match, known before generating (and,
+    from the model's card, without loading any weights)."""
     return backend.signature(adapter_spec(backend, cfg)).to_dict()
 
 
-def recipe_config(backend: Backend, **overrides) -> TTOConfig:
+def recipe_config(backend: Backend | ModelCard, **overrides) -> TTOConfig:
     """TTOConfig from the backend's own TTO recipe (``defaults.extra['tto']``), then ``overrides``.
 
     Values left None in ``overrides`` keep the recipe's (or the official Wan recipe's) defaults.
@@ -170,10 +198,7 @@ class TTOSession:
         self.adapter_spec = adapter_spec(backend, cfg)
 
         # Object tokens, in the text the model is conditioned on; one group per distinct name.
-        prompt = layout.generation_prompt()
-        enc = backend.encode_prompt(prompt)
-        self.token_groups = object_token_groups(backend.tokenizer, prompt, enc.ids, layout.names,
-                                                max_length=backend.max_text_len)
+        self.token_groups = backend.object_tokens(layout)
         self.grid = backend.token_grid(spec)
         self.targets, self.present = layout_targets(layout, self.grid, layout.names, device=backend.device)
         self.recorder = AttentionRecorder([self.token_groups[n] for n in layout.names], self.normalization)
@@ -314,9 +339,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
         overlap = set(observer.blocks) & set(tto.layers or backend.defaults.layers) if tto.mode != "off" else set()
         if overlap:
             raise ConfigError(f"observed blocks {sorted(overlap)} are also supervised; observe with mode 'off'")
-        groups = object_token_groups(backend.tokenizer, layout.generation_prompt(),
-                                     backend.encode_prompt(layout.generation_prompt()).ids, layout.names,
-                                     max_length=backend.max_text_len)
+        groups = backend.object_tokens(layout)
         watch = AttentionRecorder([groups[n] for n in layout.names],
                                   observer.normalization or backend.defaults.normalization)
 

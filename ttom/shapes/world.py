@@ -1,7 +1,7 @@
 """The synthetic shapes world: coloured shapes that stand still or move on plain backgrounds.
 
 The bundled shapes model (issue 7) is trained on videos of this world, and the critic's analytic
-backend (``ttom.tools.vision.shapes``) judges them by colour and shape alone, so the vocabulary is
+backend (``ttom.critic.grounders.shapes``) judges them by colour and shape alone, so the vocabulary is
 chosen to keep colour segmentation unambiguous.
 
 Vocabulary
@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from ttom.geometry import relation_2d
 from ttom.layout import Keyframe, Layout, LayoutObject
 
 if TYPE_CHECKING:
@@ -300,7 +301,7 @@ def _place(spec: CaptionSpec, sizes: list[float], rng: np.random.Generator) -> t
         if spec.category == "relation":
             b0 = _box(centre(sizes[0]), centre(sizes[0]), sizes[0])
             b1 = _box(centre(sizes[1]), centre(sizes[1]), sizes[1])
-            if _apart(b0, b1) and relation_of(b0, b1) == spec.relation:
+            if _apart(b0, b1) and relation_2d(b0, b1) == spec.relation:
                 # a clear margin on the relation's axis: the offset dominates by at least 2:1
                 dx, dy = abs((b0[0] + b0[2]) - (b1[0] + b1[2])) / 2, abs((b0[1] + b0[3]) - (b1[1] + b1[3])) / 2
                 major, minor = (dx, dy) if spec.relation in ("left", "right") else (dy, dx)
@@ -336,20 +337,6 @@ def _moving(s, d, centre, rng, lane=None, lane_x=None) -> tuple[list[float], lis
     c0 = float(rng.uniform(lo, lo + room - dist))
     y0, y1 = (c0, c0 + dist) if d == "down" else (c0 + dist, c0)
     return _box(cx, y0, s), _box(cx, y1, s)
-
-
-def relation_of(a: Sequence[float], b: Sequence[float]) -> str | None:
-    """T2V-CompBench's 2D relation of box ``a`` to box ``b``: the dominant axis of the centre offset.
-
-    Returns left | right | above | below, or None when the offsets tie.
-    """
-    dx = (a[0] + a[2]) / 2 - (b[0] + b[2]) / 2
-    dy = (a[1] + a[3]) / 2 - (b[1] + b[3]) / 2
-    if abs(dx) > abs(dy):
-        return "left" if dx < 0 else "right"
-    if abs(dy) > abs(dx):
-        return "above" if dy < 0 else "below"
-    return None
 
 
 # ----- batches -----------------------------------------------------------------------------------

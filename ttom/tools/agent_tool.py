@@ -50,7 +50,11 @@ def _summarise(run) -> tuple[str, dict[str, Any]]:
 def make_video_tool(defaults: dict[str, Any] | None = None, *, settings: Any = None, checkpointer: Any = None,
                     name: str = "generate_video") -> StructuredTool:
     """A tool that runs the whole graph; ``defaults`` are RunOptions for every call (the call's own win)."""
+    from langchain_core.tools import ToolException
+
     from ttom.agents.run import run_agent
+    from ttom.errors import TtomError
+    from ttom.layout import LayoutError
 
     base = dict(defaults or {})
 
@@ -59,11 +63,15 @@ def make_video_tool(defaults: dict[str, Any] | None = None, *, settings: Any = N
         opts = {**base, **{k: v for k, v in {"model": model, "seed": seed, "max_rounds": max_rounds}.items()
                            if v is not None}}
         opts["approve"] = False
-        run = run_agent(prompt, options=opts, thread_id=thread_id, settings=settings, checkpointer=checkpointer)
+        try:
+            run = run_agent(prompt, options=opts, thread_id=thread_id, settings=settings, checkpointer=checkpointer)
+        except (TtomError, LayoutError) as e:  # the calling model reads the reason and may try again
+            raise ToolException(str(e)) from None
         return _summarise(run)
 
     return StructuredTool.from_function(
         func=_run, name=name, args_schema=VideoRequest, response_format="content_and_artifact",
+        handle_tool_error=True,
         description="Generate a short video whose objects follow a planned layout (positions and motions): plans the "
                     "layout, optimises the video model's attention to it (TTOM), checks the result with a detector "
                     "and retries, and remembers what worked. Slow (seconds to minutes). Returns the video path.")

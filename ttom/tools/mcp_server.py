@@ -85,9 +85,13 @@ class JobManager:
 
     def submit(self, prompt: str, options: dict[str, Any], thread_id: str | None = None, resume: bool = False) -> Job:
         from ttom.errors import ConfigError
+        from ttom.paths import check_id
 
         if not resume and not (prompt or "").strip():
             raise ConfigError("the prompt is empty; give a sentence describing the scene")
+        if thread_id is not None:
+            check_id(thread_id, "thread_id")
+        self._check_remote(options)
         job = Job(thread_id or uuid.uuid4().hex, prompt, {**self.defaults, **options, "approve": False})
         with self.lock:
             if job.job_id in self.jobs and self.jobs[job.job_id].status in ("queued", "running"):
@@ -95,6 +99,19 @@ class JobManager:
             self.jobs[job.job_id] = job
         self.pool.submit(self._run, job, resume)
         return job
+
+    def _check_remote(self, options: dict[str, Any]) -> None:
+        """A remote caller names no server path (a model folder) unless the operator allows it."""
+        from ttom.config import get_settings
+        from ttom.engine.backends import ALIASES, available_models
+        from ttom.errors import ConfigError
+
+        settings = self.settings or get_settings()
+        model = options.get("model")
+        if model is not None and model not in available_models() and model not in ALIASES \
+                and not settings.allow_remote_paths:
+            raise ConfigError(f"model {str(model)[:60]!r} is not one of {', '.join(available_models())}; model "
+                              "folders on the server can be named only when TTOM_ALLOW_REMOTE_PATHS=1")
 
     def _run(self, job: Job, resume: bool) -> None:
         from ttom.agents.run import run_agent
@@ -169,7 +186,9 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
     import anyio
 
     jobs = JobManager(defaults, settings)
-    server = MCPServer("ttom", instructions="Compositional text-to-video: submit_video starts a job (objects follow a "
+    from ttom import __version__
+
+    server = MCPServer("ttom", version=__version__, instructions="Compositional text-to-video: submit_video starts a job (objects follow a "
                        "planned layout); poll job_status; job_result gives the video path and scores.")
 
     def clear(fn):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ttom.engine.adapters import Signature
 from ttom.engine.backends.base import (
     Backend,
     BackendDefaults,
@@ -22,15 +23,33 @@ from ttom.engine.backends.base import (
     load_pipeline,
     resolve_device,
     resolve_dtype,
+    signature_for,
 )
 from ttom.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class ModelCard:
+    """What a model is, known without loading any weights: its family, where its weights are, its
+    recipe, and the id φ's signature carries (None = ``repo``)."""
+
     family: str
     repo: str
     defaults: BackendDefaults
+    model_id: str | None = None
+
+    @property
+    def backend_cls(self) -> type[Backend]:
+        if self.family == "cogvideox":
+            from ttom.engine.backends.cogvideox import CogVideoXBackend
+
+            return CogVideoXBackend
+        from ttom.engine.backends.wan import WanBackend
+
+        return WanBackend
+
+    def signature(self, spec) -> Signature:
+        return signature_for(self.family, self.model_id or self.repo, self.backend_cls.attn_name, spec)
 
 
 MODELS: dict[str, ModelCard] = {
@@ -57,6 +76,44 @@ def available_models() -> list[str]:
     return ["shapes", *TINY, *MODELS]
 
 
+def describe(model: str) -> ModelCard:
+    """The card of a model by registry name, tiny name, ``shapes`` or local folder: no weights are read."""
+    name = ALIASES.get(model, model)
+    if name in TINY:
+        from ttom.engine.backends.tiny import tiny_defaults
+
+        return ModelCard(name.removeprefix("tiny-"), f"ttom/{name}", tiny_defaults(name))
+    if name == "shapes":
+        from ttom.engine.backends.shapes import load_recipe, shapes_defaults
+        from ttom.shapes.model import ASSET_DIR, MODEL_ID
+
+        recipe = load_recipe(ASSET_DIR)
+        return ModelCard("cogvideox", str(ASSET_DIR), shapes_defaults(recipe), recipe.get("model_id", MODEL_ID))
+    if name in MODELS:
+        return MODELS[name]
+    path = Path(name).expanduser()
+    if path.is_dir():
+        index = path / "model_index.json"
+        if not index.is_file():
+            raise ConfigError(f"{path} has no model_index.json; it is not a diffusers model folder")
+        cls = _read_json(index).get("_class_name", "")
+        family = "cogvideox" if cls.startswith("CogVideoX") else "wan" if cls.startswith("Wan") else None
+        if family is None:
+            raise ConfigError(f"{path}: pipeline {cls!r} is not supported; ttom runs CogVideoX and Wan pipelines")
+        return ModelCard(family, str(path), _defaults_from_folder(path, family), _model_id(str(path)))
+    raise ConfigError(f"unknown model {model!r}: use one of {available_models()} or a folder with model_index.json")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"{path} is not readable JSON ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object")
+    return data
+
+
 def load_backend(model: str, device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = "auto") -> Backend:
     """A backend by registry name, tiny name, or local folder (cached per process)."""
     dev = resolve_device(device)
@@ -76,48 +133,28 @@ def _load(model: str, device: str, dtype: torch.dtype) -> Backend:
 
         return tiny_wan(dev, dtype)
     if model == "shapes":
-        try:
-            from ttom.shapes.model import load_shapes_backend
-        except ImportError:
-            raise ConfigError("the bundled shapes model is not part of this release yet; use --model tiny-cogvideox "
-                              "(runs anywhere, its videos are noise) or a real model (cogvideox-5b, wan2.1-1.3b, ...)") from None
+        from ttom.engine.backends.shapes import load_shapes_backend
+
         return load_shapes_backend(dev, dtype)
-    if model in MODELS:
-        card = MODELS[model]
-        return _from_pipeline(card.family, card.repo, model, card.defaults, dev, dtype)
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return _from_folder(path, dev, dtype)
-    raise ConfigError(f"unknown model {model!r}: use one of {available_models()} or a folder with model_index.json")
-
-
-def _from_folder(path: Path, device: torch.device, dtype: torch.dtype) -> Backend:
-    index = path / "model_index.json"
-    if not index.is_file():
-        raise ConfigError(f"{path} has no model_index.json; it is not a diffusers model folder")
-    info = json.loads(index.read_text())
-    cls = info.get("_class_name", "")
-    family = "cogvideox" if cls.startswith("CogVideoX") else "wan" if cls.startswith("Wan") else None
-    if family is None:
-        raise ConfigError(f"{path}: pipeline {cls!r} is not supported; ttom runs CogVideoX and Wan pipelines")
-    defaults = _defaults_from_folder(path, family)
-    return _from_pipeline(family, str(path), str(path), defaults, device, dtype)
+    card = describe(model)
+    name = model if model in MODELS else card.repo
+    return _from_pipeline(card, name, dev, dtype)
 
 
 def _defaults_from_folder(path: Path, family: str) -> BackendDefaults:
     """Recipe for a folder: its own ttom.json if it has one, else the family's default recipe."""
     own = path / "ttom.json"
     if own.is_file():
-        d = json.loads(own.read_text())
+        d = _read_json(own)
         v = d.pop("video")
         return BackendDefaults(video=VideoSpec(**v), **{k: tuple(x) if isinstance(x, list) else x for k, x in d.items()})
     card = MODELS["cogvideox-5b" if family == "cogvideox" else "wan2.1-1.3b"]
     return card.defaults
 
 
-def _from_pipeline(family: str, source: str, name: str, defaults: BackendDefaults, device: torch.device,
-                   dtype: torch.dtype) -> Backend:
-    if family == "cogvideox":
+def _from_pipeline(card: ModelCard, name: str, device: torch.device, dtype: torch.dtype) -> Backend:
+    source, defaults = card.repo, card.defaults
+    if card.family == "cogvideox":
         from diffusers import CogVideoXPipeline
 
         from ttom.engine.backends.cogvideox import CogVideoXBackend as cls
@@ -132,7 +169,7 @@ def _from_pipeline(family: str, source: str, name: str, defaults: BackendDefault
         pipe = load_pipeline(WanPipeline, source, dtype)
         max_len = int(defaults.extra.get("max_text_len", 512))
     pipe.to(device)
-    return cls(name=name, model_id=_model_id(source), transformer=pipe.transformer, text_encoder=pipe.text_encoder,
+    return cls(name=name, model_id=card.model_id or source, transformer=pipe.transformer, text_encoder=pipe.text_encoder,
                tokenizer=pipe.tokenizer, vae=pipe.vae, scheduler=pipe.scheduler, defaults=defaults, device=device,
                dtype=dtype, max_text_len=max_len)
 
@@ -141,6 +178,5 @@ def _model_id(source: str) -> str:
     """A stable id for the signature: the hub id, or the folder's name_or_path from its index."""
     p = Path(source)
     if p.is_dir():
-        info = json.loads((p / "model_index.json").read_text())
-        return info.get("ttom_model_id") or p.resolve().name
+        return _read_json(p / "model_index.json").get("ttom_model_id") or p.resolve().name
     return source

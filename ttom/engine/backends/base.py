@@ -90,14 +90,21 @@ class Backend:
         return getattr(self.blocks[block], self.attn_name)
 
     def signature(self, spec: AdapterSpec) -> Signature:
-        return Signature(backend=self.family, model_id=self.model_id, blocks=sorted(spec.blocks),
-                         modules=list(spec.modules), rank=spec.rank, alpha=float(spec.alpha), attention=self.attn_name)
+        return signature_for(self.family, self.model_id, self.attn_name, spec)
 
     # ----- text -------------------------------------------------------------------------------
     def encode_prompt(self, prompt: str) -> PromptEncoding:
         if prompt not in self._prompt_cache:
             self._prompt_cache[prompt] = self._encode(prompt)
         return self._prompt_cache[prompt]
+
+    def object_tokens(self, layout) -> dict[str, list[int]]:
+        """Token positions of each object name in the text the model is conditioned on (one group per name)."""
+        from ttom.engine.tokens import object_token_groups
+
+        prompt = layout.generation_prompt()
+        return object_token_groups(self.tokenizer, prompt, self.encode_prompt(prompt).ids, layout.names,
+                                   max_length=self.max_text_len)
 
     def _tokenize(self, prompt: str):
         return self.tokenizer(prompt, padding="max_length", max_length=self.max_text_len, truncation=True,
@@ -148,11 +155,25 @@ class Backend:
         return {}
 
     def predict(self, latents: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor, extra: dict) -> torch.Tensor:
-        raise NotImplementedError
+        """The transformer's prediction for ``latents`` at timestep ``t`` (batch = len(embeds))."""
+        timestep = t.expand(latents.shape[0]).to(self.device)
+        return self.transformer(hidden_states=latents, encoder_hidden_states=embeds, timestep=timestep,
+                                return_dict=False, **extra)[0]
 
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Latents → uint8 frames (F, H, W, 3)."""
+        with torch.no_grad():
+            return to_uint8(self._decode(latents))
+
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (batch 1) → the video (C, F, H, W) in [-1, 1]: the VAE's, or the latents themselves in pixel space."""
         raise NotImplementedError
+
+
+def signature_for(family: str, model_id: str, attn_name: str, spec: AdapterSpec) -> Signature:
+    """The signature φ with ``spec`` carries on this model (what memory recall must match)."""
+    return Signature(backend=family, model_id=model_id, blocks=sorted(spec.blocks), modules=list(spec.modules),
+                     rank=spec.rank, alpha=float(spec.alpha), attention=attn_name)
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:

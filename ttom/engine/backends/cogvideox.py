@@ -7,11 +7,10 @@ as the bundled shapes model, whose "latents" are the frames themselves in [-1, 1
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ttom.engine.attention import CogVideoXCaptureProcessor
-from ttom.engine.backends.base import Backend, PromptEncoding, VideoSpec, to_uint8
+from ttom.engine.backends.base import Backend, PromptEncoding, VideoSpec
 
 
 class CogVideoXBackend(Backend):
@@ -19,6 +18,16 @@ class CogVideoXBackend(Backend):
     block_prefix = "transformer_blocks"
     attn_name = "attn1"
     processor_cls = CogVideoXCaptureProcessor
+
+    @staticmethod
+    def release_scheduler():
+        """The scheduler CogVideoX ships with (its scheduler_config.json: DDIM, v-prediction, zero-SNR, trailing)."""
+        from diffusers import CogVideoXDDIMScheduler
+
+        return CogVideoXDDIMScheduler(
+            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, prediction_type="v_prediction",
+            rescale_betas_zero_snr=True, snr_shift_scale=1.0, timestep_spacing="trailing", clip_sample=False,
+            set_alpha_to_one=True)
 
     @property
     def patch_hw(self) -> int:
@@ -83,15 +92,8 @@ class CogVideoXBackend(Backend):
                                                grid_type="slice", max_size=(base_h, base_w), device=self.device)
         return {"image_rotary_emb": (cos.to(self.dtype), sin.to(self.dtype))}
 
-    def predict(self, latents, t, embeds, extra):
-        timestep = t.expand(latents.shape[0]).to(self.device)
-        return self.transformer(hidden_states=latents, encoder_hidden_states=embeds, timestep=timestep,
-                                return_dict=False, **extra)[0]
-
-    def decode(self, latents: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            if self.vae is None:
-                return to_uint8(latents[0].permute(1, 0, 2, 3))
-            z = latents.permute(0, 2, 1, 3, 4).to(self.vae.dtype) / self.vae.config.scaling_factor
-            video = self.vae.decode(z).sample  # (B, C, F, H, W)
-        return to_uint8(video[0])
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        if self.vae is None:
+            return latents[0].permute(1, 0, 2, 3)  # (F, C, H, W) → (C, F, H, W)
+        z = latents.permute(0, 2, 1, 3, 4).to(self.vae.dtype) / self.vae.config.scaling_factor
+        return self.vae.decode(z).sample[0]  # (C, F, H, W)

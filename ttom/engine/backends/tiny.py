@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ttom.engine.backends.base import BackendDefaults, VideoSpec
-from ttom.engine.backends.text import load_minilm
+from ttom.minilm import load_minilm
 
 TEXT_LEN = 32
 TINY_VIDEO = VideoSpec(num_frames=9, height=64, width=64)
@@ -21,7 +21,7 @@ def _seeded(seed: int):
 
 
 def tiny_cogvideox_parts(seed: int = 0):
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXTransformer3DModel
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
 
     tokenizer, text_encoder = load_minilm()
     with _seeded(seed):
@@ -35,16 +35,14 @@ def tiny_cogvideox_parts(seed: int = 0):
             block_out_channels=(8, 8, 8, 8), latent_channels=4, layers_per_block=1, norm_num_groups=2,
             temporal_compression_ratio=4, sample_height=64, sample_width=64,
         )
-    scheduler = CogVideoXDDIMScheduler(
-        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, prediction_type="v_prediction",
-        rescale_betas_zero_snr=True, snr_shift_scale=1.0, timestep_spacing="trailing", clip_sample=False,
-        set_alpha_to_one=True,
-    )
+    from ttom.engine.backends.cogvideox import CogVideoXBackend
+
+    scheduler = CogVideoXBackend.release_scheduler()
     return dict(transformer=transformer, vae=vae, scheduler=scheduler, tokenizer=tokenizer, text_encoder=text_encoder)
 
 
 def tiny_wan_parts(seed: int = 0):
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
     tokenizer, text_encoder = load_minilm()
     with _seeded(seed):
@@ -56,26 +54,32 @@ def tiny_wan_parts(seed: int = 0):
         )
         vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                temperal_downsample=[False, True, True])
-    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
-                                        num_train_timesteps=1000, flow_shift=3.0)
+    from ttom.engine.backends.wan import WanBackend
+
+    scheduler = WanBackend.release_scheduler()
     return dict(transformer=transformer, vae=vae, scheduler=scheduler, tokenizer=tokenizer, text_encoder=text_encoder)
 
 
 TINY_DEFAULTS = dict(video=TINY_VIDEO, steps=10, guidance_scale=5.0, layers=(2,), rank=4, alpha=4.0)
 
 
+def tiny_defaults(name: str) -> BackendDefaults:
+    """The recipe of ``tiny-cogvideox`` or ``tiny-wan`` (Wan normalises over its text keys)."""
+    return BackendDefaults(**TINY_DEFAULTS, normalization="text" if name == "tiny-wan" else "joint")
+
+
 def tiny_cogvideox(device: torch.device, dtype: torch.dtype):
     from ttom.engine.backends.cogvideox import CogVideoXBackend
 
     parts = tiny_cogvideox_parts()
-    return _build(CogVideoXBackend, "tiny-cogvideox", parts, BackendDefaults(**TINY_DEFAULTS), device, dtype)
+    return _build(CogVideoXBackend, "tiny-cogvideox", parts, tiny_defaults("tiny-cogvideox"), device, dtype)
 
 
 def tiny_wan(device: torch.device, dtype: torch.dtype):
     from ttom.engine.backends.wan import WanBackend
 
     parts = tiny_wan_parts()
-    return _build(WanBackend, "tiny-wan", parts, BackendDefaults(**TINY_DEFAULTS, normalization="text"), device, dtype)
+    return _build(WanBackend, "tiny-wan", parts, tiny_defaults("tiny-wan"), device, dtype)
 
 
 def _build(cls, name, parts, defaults, device, dtype):

@@ -7,11 +7,10 @@ out (B, C, F, H, W).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ttom.engine.attention import WanCaptureProcessor
-from ttom.engine.backends.base import Backend, PromptEncoding, VideoSpec, to_uint8
+from ttom.engine.backends.base import Backend, PromptEncoding, VideoSpec
 
 
 class WanBackend(Backend):
@@ -19,6 +18,14 @@ class WanBackend(Backend):
     block_prefix = "blocks"
     attn_name = "attn2"
     processor_cls = WanCaptureProcessor
+
+    @staticmethod
+    def release_scheduler():
+        """The scheduler Wan2.1 ships with (UniPC on flow sigmas, shift 3)."""
+        from diffusers import UniPCMultistepScheduler
+
+        return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                       num_train_timesteps=1000, flow_shift=3.0)
 
     @property
     def patch_hw(self) -> int:
@@ -53,18 +60,11 @@ class WanBackend(Backend):
         s = self.spatial_factor
         return (1, c, self.latent_frames(spec), spec.height // s, spec.width // s)
 
-    def predict(self, latents, t, embeds, extra):
-        timestep = t.expand(latents.shape[0]).to(self.device)
-        return self.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=embeds,
-                                return_dict=False, **extra)[0]
-
-    def decode(self, latents: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            if self.vae is None:
-                return to_uint8(latents[0])
-            cfg = self.vae.config
-            mean = torch.tensor(cfg.latents_mean).view(1, cfg.z_dim, 1, 1, 1).to(latents.device, self.vae.dtype)
-            std = torch.tensor(cfg.latents_std).view(1, cfg.z_dim, 1, 1, 1).to(latents.device, self.vae.dtype)
-            z = latents.to(self.vae.dtype) * std + mean
-            video = self.vae.decode(z, return_dict=False)[0]
-        return to_uint8(video[0])
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        if self.vae is None:
+            return latents[0]
+        cfg = self.vae.config
+        mean = torch.tensor(cfg.latents_mean).view(1, cfg.z_dim, 1, 1, 1).to(latents.device, self.vae.dtype)
+        std = torch.tensor(cfg.latents_std).view(1, cfg.z_dim, 1, 1, 1).to(latents.device, self.vae.dtype)
+        z = latents.to(self.vae.dtype) * std + mean
+        return self.vae.decode(z, return_dict=False)[0][0]  # (C, F, H, W)

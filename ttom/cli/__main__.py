@@ -1,0 +1,3 @@
+from ttom.cli import main
+
+main()

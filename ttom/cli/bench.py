@@ -1,0 +1,210 @@
+"""``ttom bench``: planner, memory, shapes, gpu; each prints a table and records it in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ttom.cli.options import JSON_OPT
+
+
+def print_table(console, title: str, headers, rows) -> None:
+    """A benchmark table on the terminal (rich); docs/benchmarks.md gets the markdown form."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for h in headers:
+        t.add_column(h, justify="right")
+    for r in rows:
+        t.add_row(*map(str, r))
+    console.print(t)
+
+
+def bench_shapes(
+    per_category: int = typer.Option(4, "--per-category", "-n", help="Prompts per category."),
+    seed: int = typer.Option(0, "--seed"),
+    split: str = typer.Option("test", "--split", help="Prompt set: dev (for tuning), test (for reporting; disjoint "
+                              "from dev) or all."),
+    conditions: str = typer.Option("plain,tto,skip,warm", "--conditions", help="Which of plain,tto,skip,warm to run."),
+    tto_steps: int = typer.Option(None, "--tto-steps", help="Override the model's TTO steps."),
+    phi_steps: int = typer.Option(None, "--phi-steps", help="Keep φ on for this many denoising steps."),
+    iterations: int = typer.Option(None, "--tto-iterations", "--iterations", help="Override the model's TTO iterations per step."),
+    lr: float = typer.Option(None, "--lr"),
+    threshold: float = typer.Option(None, "--loss-threshold"),
+    layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
+    adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
+    rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
+    out: Path = typer.Option(Path("docs/img"), "--plots", help="Folder for the PNG plots."),
+    samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
+    baseline: Path = typer.Option(None, "--baseline", help="Samples JSON of an earlier run on the same prompts: "
+                                  "its conditions not run now (e.g. plain) join the table and the paired comparison."),
+    from_samples: Path = typer.Option(None, "--from-samples", help="Generate nothing: tabulate the samples an "
+                                      "earlier run wrote with --samples (no plots, nothing recorded)."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """TTO and memory on the bundled shapes model: success and mIoU per category, time per video, plots."""
+    from rich.console import Console
+
+    from ttom.bench import shapes
+    from ttom.bench.report import markdown_table, write_section
+
+    console = Console()
+
+    def blocks(text):
+        return tuple(int(b) for b in text.split(",")) if text else None
+
+    overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
+                     layers=blocks(layers), adapter_blocks=blocks(adapter_blocks), rank=rank)
+    if from_samples:
+        try:
+            bench = shapes.load(from_samples)
+        except (OSError, ValueError, TypeError) as e:
+            from ttom.errors import ConfigError
+
+            raise ConfigError(f"{from_samples}: not a samples file written by ttom bench shapes --samples ({e})") from None
+    else:
+        bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
+                           progress=lambda m: console.print(m, highlight=False), split=split)
+    if samples and not from_samples:
+        shapes.save(bench, samples)  # this run's own samples, before any baseline joins them
+    if baseline:
+        bench = shapes.merge_baseline(bench, shapes.load(baseline))
+    headers, rows = shapes.table(bench)
+    pheaders, prows = shapes.paired_table(bench)
+    for title, hs, rs in (("shapes model: plain vs TTO vs memory", headers, rows),
+                          ("paired against plain: +prompts won −prompts lost (sign-test p)", pheaders, prows)):
+        print_table(console, title, hs, rs)
+    if from_samples:
+        return
+    pngs = shapes.plots(bench, out)
+    if not no_record:
+        from ttom.engine.backends import load_backend
+        from ttom.engine.tto import adapter_spec, recipe_config
+
+        backend = load_backend("shapes", "cpu")
+        cfg = recipe_config(backend, **overrides)
+        spec = adapter_spec(backend, cfg)
+        body = (f"Prompts: {split} split, seed {seed}, {per_category} per category. "
+                f"TTO: supervised blocks {list(cfg.layers or backend.defaults.layers)}, φ = LoRA r {spec.rank} on blocks "
+                f"{list(spec.blocks)}; {cfg.steps} steps × ≤{cfg.iterations} iterations, lr {cfg.lr}, stop below "
+                f"{cfg.loss_threshold}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps.\n\n"
+                + markdown_table(headers, rows) + "\n\n"
+                + "Paired against plain, prompt by prompt: +prompts where the condition succeeded and plain failed, "
+                "−the reverse; p is the two-sided exact sign test on those discordant prompts.\n\n"
+                + markdown_table(pheaders, prows) + "\n\n"
+                + "\n".join(f"![{p.stem}](img/{p.name})" for p in pngs))
+        write_section("shapes", "Shapes model: TTO and memory end to end", body)
+
+
+def bench_gpu(
+    models: str = typer.Option("wan2.1-1.3b,cogvideox-5b", "--models",
+                               help="Comma-separated: cogvideox-5b, wan2.1-1.3b, wan2.1-14b."),
+    steps: int = typer.Option(50, "--steps", help="Denoising steps of the end-to-end runs (fewer: 50-step figures "
+                                                  "are extrapolated, marked *)."),
+    tto_steps: int = typer.Option(5, "--tto-steps", help="Denoising steps with TTO (official: 5)."),
+    iterations: int = typer.Option(8, "--tto-iterations", "--iterations", help="TTO iterations per step (official: 8)."),
+    repeats: int = typer.Option(5, "--repeats", help="Repeats of each micro-benchmark (median)."),
+    memory_cap: float = typer.Option(1.5, "--memory-cap", help="Also run TTO with the least gradient checkpointing "
+                                                               "that keeps its peak within this × plain's peak."),
+    speed_options: str = typer.Option("", "--speed-options",
+                                      help="Also measure plain step and TTO iteration under these global options "
+                                           "(comma-separated: cudnn-attention, compile)."),
+    device: str = typer.Option("cuda", "--device", help="cuda (or cuda:N); cpu only to check the benchmark runs."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the raw results here."),
+    from_json: list[Path] = typer.Option(None, "--from-json", help="Measure nothing: tabulate and record results "
+                                                                   "that earlier runs wrote with --json (repeatable)."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """TTOM's cost at real model size on a CUDA GPU (random weights at the published configs)."""
+    import dataclasses
+    import json
+
+    import torch
+    from rich.console import Console
+
+    from ttom.bench import gpu
+    from ttom.bench.report import command_line, markdown_table, write_section
+    from ttom.errors import ConfigError
+
+    console = Console()
+    say = lambda m: console.print(m, highlight=False, markup=False)  # noqa: E731
+    if from_json:
+        results = []
+        for f in from_json:
+            try:
+                results += [gpu.ModelResult(**d) for d in json.loads(f.read_text())]
+            except (OSError, ValueError, TypeError) as e:
+                raise ConfigError(f"{f}: not a results file written by ttom bench gpu --json ({e})") from None
+    else:
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        unknown = [m for m in names if m not in gpu.ARCHS]
+        if unknown or not names:
+            raise ConfigError(f"unknown model(s) {unknown or names}: choose from {', '.join(gpu.ARCHS)}")
+        options = tuple(o.strip() for o in speed_options.split(",") if o.strip())
+        bad = [o for o in options if o not in gpu.SPEED_OPTIONS]
+        if bad:
+            raise ConfigError(f"unknown speed option(s) {bad}: choose from {', '.join(gpu.SPEED_OPTIONS)}")
+        if steps < tto_steps:
+            raise ConfigError(f"--steps {steps} is fewer than --tto-steps {tto_steps}: TTO runs before each of the "
+                              "first tto-steps denoising steps, so the schedule would be cut short")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError("ttom bench gpu needs a CUDA GPU and none is visible here "
+                              "(--device cpu runs it on the CPU, only to check that it works)")
+        results = []
+        for name in names:
+            r = gpu.run_model(gpu.ARCHS[name], device, steps=steps, tto_steps=tto_steps, iterations=iterations,
+                              repeats=repeats, memory_cap=memory_cap, speed_options=options, progress=say)
+            r.command = command_line()
+            results.append(r)
+            gpu.release_memory()
+            if json_out:  # after each model, so a later failure keeps what was measured
+                json_out.write_text(json.dumps([dataclasses.asdict(x) for x in results], indent=1))
+    sections = []
+    for title, table in (("TTOM's cost, end to end", gpu.summary_table),
+                         ("One TTO iteration by engine option", gpu.variant_table),
+                         ("Global speed options (they change plain generation too)", gpu.speed_table),
+                         ("The supervised block", gpu.block_table)):
+        headers, rows = table(results)
+        if not rows:
+            continue
+        print_table(console, title, headers, rows)
+        sections.append(f"### {title}\n\n" + markdown_table(headers, rows))
+    if not no_record:
+        runs = "\n".join(f"- `{r.command}` ({r.arch}, {r.steps} steps)" for r in results)
+        body = f"Measured by:\n\n{runs}\n\n" + "\n\n".join(sections)
+        if any(r.steps != 50 for r in results):
+            body += ("\n\n\\* extrapolated to 50 steps from the steps measured: TTO and φ add a fixed cost on top "
+                     "of denoising steps that all cost the same.")
+        devices = sorted({r.device for r in results if r.device})
+        path = write_section("gpu", "TTOM at real model size on the GPU", body, device="; ".join(devices) or None)
+        console.print(f"recorded in {path}")
+
+
+def bench_planner(
+    planner: str = typer.Option("offline", "--planner", "-p", help="offline | llm | auto."),
+    data: Path = typer.Option(None, "--data", help="Folder holding t2v-compbench/ and lvd-benchmark/ (default ../shared/data)."),  # noqa: B008
+    category: list[str] = typer.Option(None, "--category", "-c", help="Only categories starting with this (repeatable), e.g. compbench/spatial."),  # noqa: B008
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+    failures: int = typer.Option(10, "--failures", help="How many failing prompts to list per category."),
+) -> None:
+    """Share of planned layouts that satisfy T2V-CompBench and LVD ground truth, per category."""
+    from ttom.bench.planner import bench_planner as run
+
+    run(planner=planner, data=data, category=category or None, record=not no_record, show_failures=failures)
+
+
+def bench_memory(
+    sizes: str = typer.Option("1000,10000,100000", "--sizes", help="Comma-separated store sizes."),
+    backends: str = typer.Option("sqlite,postgresql", "--backends", help="sqlite and/or postgresql."),
+    queries: int = typer.Option(200, "--queries", help="Timed recalls per size."),
+    postgres_url: str = typer.Option(None, "--postgres-url", help="Default: TTOM_TEST_POSTGRES_URL or the local server."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Write the table to docs/benchmarks.md."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Recall latency of the memory at 1k/10k/100k entries on SQLite and PostgreSQL."""
+    from ttom.bench.memory import run
+
+    run(sizes=[int(x) for x in sizes.split(",") if x.strip()],
+        backends=[b.strip() for b in backends.split(",") if b.strip()],
+        queries=queries, postgres_url=postgres_url, record=record, as_json=as_json)

@@ -1,0 +1,191 @@
+"""The critic's decision: accept, re-optimise or repair, with reasons and targets, from the scores.
+
+Three decisions (ARCHITECTURE.md, the graph):
+
+- ``repair``: the layout is wrong. It contradicts its prompt (a relation, a direction or a count
+  the prompt states does not hold in the planned boxes), or an object was found in no frame for
+  ``absent_rounds_for_repair`` rounds in a row (the model cannot draw it there).
+- ``reoptimize``: the layout is sound but the video does not follow it; ``targets`` say which
+  objects and which frames.
+- ``accept``: every check passes.
+
+Every reason cites the score and the threshold it was compared with. ``decide`` is the policy
+alone (a pure function of the scores and the earlier rounds); ``ttom.critic.critique`` finds the
+objects and scores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ttom.critic.config import CriticConfig
+from ttom.critic.metrics import (
+    CountScore,
+    ObjectScore,
+    RelationScore,
+    VideoScores,
+    direction_name,
+    frame_ranges,
+)
+
+Decision = Literal["accept", "reoptimize", "repair"]
+
+class Target(BaseModel):
+    """An object the next round should fix, and where."""
+
+    id: int
+    name: str
+    frames: list[int] = Field(default_factory=list, description="frames to fix (all planned frames for motion)")
+    issues: list[str] = Field(default_factory=list, description="absent | off_box | direction | count | relation")
+
+
+class CriticReport(BaseModel):
+    """The ``critic`` part of report.json, plus the details behind it."""
+
+    backend: str
+    decision: Decision
+    reasons: list[str]
+    miou: float
+    objects: list[ObjectScore]
+    counts_ok: bool
+    relations_ok: bool
+    targets: list[Target] = Field(default_factory=list, description="for reoptimize/repair: objects and frames")
+    count_score: float = 1.0
+    counts: list[CountScore] = Field(default_factory=list)
+    relations: list[RelationScore] = Field(default_factory=list)
+    unmatched_instances: list[int] = Field(default_factory=list)
+    provenance: dict[str, Any] = Field(default_factory=dict, description="backend checkpoints and thresholds")
+
+    def summary(self) -> dict[str, Any]:
+        """The contract keys of ARCHITECTURE.md (objects trimmed to id, name, miou, present, direction_ok),
+        with the targets."""
+        return {
+            "backend": self.backend, "decision": self.decision, "reasons": self.reasons, "miou": self.miou,
+            "objects": [o.model_dump(include={"id", "name", "miou", "present", "direction_ok"}) for o in self.objects],
+            "counts_ok": self.counts_ok, "relations_ok": self.relations_ok,
+            "targets": [t.model_dump() for t in self.targets],
+        }
+
+
+def _label(obj: ObjectScore | Any) -> str:
+    return f"{obj.name} (id {obj.id})"
+
+
+def _absent_rounds(obj_id: int, history: Sequence[CriticReport | dict[str, Any]]) -> int:
+    """How many of the latest rounds in a row found object ``obj_id`` in no frame."""
+    n = 0
+    for rep in reversed(list(history)):
+        objs = rep.objects if isinstance(rep, CriticReport) else rep.get("objects", [])
+        entry = next((o for o in objs if (o.id if isinstance(o, ObjectScore) else o.get("id")) == obj_id), None)
+        present = (entry.present if isinstance(entry, ObjectScore) else entry.get("present", 0.0)) if entry else 0.0
+        if present > 0:
+            break
+        n += 1
+    return n
+
+
+def decide(
+    scores: VideoScores,
+    config: CriticConfig | None = None,
+    history: Sequence[CriticReport | dict[str, Any]] = (),
+) -> tuple[Decision, list[str], list[Target]]:
+    """The decision, its reasons and targets, from the scores (and earlier rounds' reports)."""
+    cfg = config or CriticConfig()
+    names = {o.id: o for o in scores.objects}
+    targets: dict[int, Target] = {}
+
+    def target(obj: ObjectScore, frames: list[int], issue: str) -> None:
+        t = targets.setdefault(obj.id, Target(id=obj.id, name=obj.name))
+        t.frames = sorted(set(t.frames) | set(frames))
+        if issue not in t.issues:
+            t.issues.append(issue)
+
+    all_frames = lambda o: [f for f, v in enumerate(o.ious) if v is not None]  # noqa: E731
+
+    # 1. The layout against its prompt, and objects the model never draws: repair.
+    repair: list[str] = []
+    for r in scores.relations:
+        if r.layout_frac < cfg.min_relation_frac:
+            a, b = names[r.subject], names[r.object]
+            repair.append(
+                f"the layout does not put {_label(a)} {r.words} {_label(b)} as the prompt says: the planned boxes "
+                f"satisfy it in {r.layout_frac:.0%} of frames (< {cfg.min_relation_frac:.0%})")
+            target(a, all_frames(a), "relation")
+    for o in scores.objects:
+        if o.layout_direction_ok is False:
+            planned = direction_name(o.planned_motion, cfg.min_motion)
+            repair.append(f"the layout moves {_label(o)} {planned} {tuple(o.planned_motion)}, "
+                          f"but the prompt says it moves {o.prompt_direction}")
+            target(o, all_frames(o), "direction")
+    for c in scores.counts:
+        if c.prompt is not None and c.prompt != c.planned:
+            repair.append(f"the prompt asks for {c.prompt} × '{c.phrase}' but the layout plans {c.planned}")
+    for o in scores.objects:
+        if o.present == 0:
+            rounds = 1 + _absent_rounds(o.id, history)
+            if rounds >= cfg.absent_rounds_for_repair:
+                repair.append(f"{_label(o)} was found in no frame for {rounds} rounds "
+                              f"(>= {cfg.absent_rounds_for_repair}): the model cannot draw it there; change the layout")
+                target(o, all_frames(o), "absent")
+    if repair:
+        return "repair", repair, list(targets.values())
+
+    # 2. The video against the layout: re-optimise.
+    reasons: list[str] = []
+    for o in scores.objects:
+        planned = all_frames(o)
+        missing = o.missing_frames
+        if o.present < cfg.min_presence:
+            reasons.append(f"{_label(o)} absent in frames {frame_ranges(missing)} "
+                           f"(present {o.present:.2f} < {cfg.min_presence:.2f})")
+            target(o, missing, "absent")
+        if o.miou < cfg.min_object_miou:
+            reasons.append(f"{_label(o)} off its boxes: mIoU {o.miou:.2f} < {cfg.min_object_miou:.2f}, "
+                           f"IoU < {cfg.frame_iou_ok:.2f} in frames {frame_ranges(o.bad_frames)}")
+            target(o, o.bad_frames, "off_box")
+        if o.direction_ok is False:
+            fm = o.found_motion or (0.0, 0.0)
+            reasons.append(
+                f"{_label(o)} moves {direction_name(fm, cfg.min_motion)} ({fm[0]:+.2f}, {fm[1]:+.2f}) but the layout "
+                f"moves it {direction_name(o.planned_motion, cfg.min_motion)} "
+                f"({o.planned_motion[0]:+.2f}, {o.planned_motion[1]:+.2f})")
+            target(o, planned, "direction")
+    if not scores.counts_ok:
+        for c in scores.counts:
+            wrong = [f for f, k in enumerate(c.found) if k != c.planned]
+            if wrong:
+                reasons.append(f"found {_count_text(c.found, wrong)} × '{c.phrase}' where {c.planned} are planned, "
+                               f"in frames {frame_ranges(wrong)} (count score {scores.count_score:.2f} "
+                               f"< {cfg.min_count_score:.2f})")
+                for o in scores.objects:
+                    if o.phrase == c.phrase:
+                        target(o, wrong, "count")
+    for r in scores.relations:
+        if r.video_frac < cfg.min_relation_frac:
+            a, b = names[r.subject], names[r.object]
+            reasons.append(f"{_label(a)} is {r.words} {_label(b)} in only {r.video_frac:.0%} of frames "
+                           f"(< {cfg.min_relation_frac:.0%}; CompBench score {r.compbench:.2f})")
+            target(a, all_frames(a), "relation")
+            target(b, all_frames(b), "relation")
+    if scores.miou < cfg.min_miou:
+        reasons.append(f"video mIoU {scores.miou:.2f} < {cfg.min_miou:.2f}")
+        for o in scores.objects:
+            if o.bad_frames:
+                target(o, o.bad_frames, "off_box")
+    if reasons:
+        return "reoptimize", reasons, list(targets.values())
+
+    n = len(scores.objects)
+    return "accept", [
+        f"all {n} objects follow the layout: mIoU {scores.miou:.2f} >= {cfg.min_miou:.2f}, every object present in "
+        f">= {cfg.min_presence:.0%} of its frames with mIoU >= {cfg.min_object_miou:.2f}, directions ok, "
+        f"count score {scores.count_score:.2f}, relations ok"
+    ], []
+
+
+def _count_text(found: list[int], frames: list[int]) -> str:
+    vals = sorted({found[f] for f in frames})
+    return "/".join(str(v) for v in vals)
