@@ -9,9 +9,10 @@ import numpy as np
 
 PG_URL = os.environ.get("TTOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
-SIG = {"backend": "cogvideox", "model_id": "THUDM/CogVideoX-5b", "blocks": [0, 1, 2, 3],
-       "modules": ["to_q", "to_k", "to_v", "to_out.0"], "rank": 32, "alpha": 32.0, "format": 1}
-OTHER_SIG = {**SIG, "rank": 16}
+# A small engine signature: φ is one LoRA on blocks.0.attn1.to_q, rank 4 (make_phi's default tensors).
+SIG = {"backend": "cogvideox", "model_id": "THUDM/CogVideoX-5b", "blocks": [0], "modules": ["to_q"],
+       "rank": 4, "alpha": 4.0, "format": 1, "attention": "attn1"}
+OTHER_SIG = {**SIG, "model_id": "THUDM/CogVideoX-2b"}
 DIM = 384
 
 
@@ -42,11 +43,46 @@ def at_cosine(base: np.ndarray, other: np.ndarray, cos: float) -> np.ndarray:
     return (cos * base + np.sqrt(1 - cos * cos) * o).astype(np.float32)
 
 
-def make_phi(value: float | None = None, seed: int = 0, shapes: dict | None = None, dtype=np.float32) -> bytes:
+def lora_shapes(sig: dict = SIG, hidden: int = 8) -> dict[str, tuple[int, int]]:
+    """The tensors the engine writes for ``sig``: lora_A (rank, hidden) and lora_B (hidden, rank) per block and module."""
+    r = sig["rank"]
+    out = {}
+    for b in sig["blocks"]:
+        for m in sig["modules"]:
+            out[f"transformer.blocks.{b}.{sig['attention']}.{m}.lora_A.weight"] = (r, hidden)
+            out[f"transformer.blocks.{b}.{sig['attention']}.{m}.lora_B.weight"] = (hidden, r)
+    return out
+
+
+def make_phi(value: float | None = None, seed: int = 0, shapes: dict | None = None, dtype=np.float32,
+             sig: dict | None = SIG, hidden: int = 8) -> bytes:
+    """φ as the engine writes it: the tensors of ``sig``'s layout, ``sig`` in the metadata (None: none)."""
+    import json
+
     from safetensors.numpy import save
 
-    shapes = shapes or {"transformer.blocks.0.attn1.to_q.lora_A.weight": (4, 8),
-                        "transformer.blocks.0.attn1.to_q.lora_B.weight": (8, 4)}
+    shapes = shapes or lora_shapes(sig or SIG, hidden)
     rng = np.random.default_rng(seed)
+    metadata = {"ttom_signature": json.dumps(sig)} if sig is not None else None
     return save({k: (np.full(s, value, dtype) if value is not None else rng.normal(size=s).astype(dtype))
-                 for k, s in shapes.items()})
+                 for k, s in shapes.items()}, metadata=metadata)
+
+
+def ttom_cli(*args: str, cache_dir: str, timeout: float = 120.0):
+    """``ttom ARGS`` in a fresh process (as a user runs it): the CompletedProcess, text output."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TTOM_")}
+    env |= {"TTOM_CACHE_DIR": cache_dir, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run([sys.executable, "-m", "ttom.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def one_error_line(p) -> str:
+    """The single ``error: …`` line a failed command printed (asserting exit 2 and no traceback)."""
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in p.stderr, p.stderr
+    return lines[0]

@@ -70,7 +70,7 @@ def mixed(a: dict) -> None:
 
 def hold(a: dict) -> None:
     store = _store(a)
-    row, data = store._new_row("killed mid-write", make_phi(seed=1, shapes={"big": (512, 1024)}), SIG, 0.5,
+    row, data = store._new_row("killed mid-write", make_phi(seed=1, hidden=65536), SIG, 0.5,
                                unit(5), None)
     with store.session(write=True) as s:
         meta = repo.lock_meta(s)
@@ -83,10 +83,10 @@ def hold(a: dict) -> None:
 def loop(a: dict) -> None:
     store = _store(a)
     rng = np.random.default_rng(a["seed"])
-    big = {"big": (256, 1024)}  # 1 MB of φ per write: kills land inside writes often
+    big = 32768  # hidden size: 1 MB of φ per write, so kills land inside writes often
     ids: list[str] = []
     for i in range(10**6):
-        ids.append(store.insert(f"loop {i}", make_phi(seed=i % 7, shapes=big), SIG,
+        ids.append(store.insert(f"loop {i}", make_phi(seed=i % 7, hidden=big), SIG,
                                 embedding=unit(int(rng.integers(1 << 30)))).entry_id)
         if i == 0:
             print("READY", flush=True)
@@ -99,7 +99,7 @@ def loop(a: dict) -> None:
             store.delete(ids[int(rng.integers(len(ids)))])
         if rng.random() < 0.2:
             try:
-                store.update(ids[-1], make_phi(seed=3, shapes=big), similarity=0.5)
+                store.update(ids[-1], make_phi(seed=3, hidden=big), similarity=0.5)
             except EntryNotFoundError:
                 pass
 

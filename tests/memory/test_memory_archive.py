@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from memhelpers import OTHER_SIG, SIG, make_phi, unit
@@ -17,7 +18,8 @@ def _entries(store):
 
 def test_export_import_round_trip(make_store, tmp_path):
     src = make_store(capacity=100)
-    ids = [src.insert(f"scene {i}", make_phi(seed=i), SIG if i % 2 else OTHER_SIG, quality=i / 10,
+    ids = [src.insert(f"scene {i}", make_phi(seed=i, sig=SIG if i % 2 else OTHER_SIG), SIG if i % 2 else OTHER_SIG,
+                      quality=i / 10,
                       embedding=unit(i)).entry_id for i in range(5)]
     src.record_use(ids[0])
     path = tmp_path / "mem.zip"
@@ -74,7 +76,7 @@ def _tamper(src, dst, fn):
     ("wrong format", lambda n, d: json.dumps({"format": "x"}).encode() if n == "manifest.json" else d, "format"),
     ("bad quality", lambda n, d: d.replace(b'"quality": 0.2', b'"quality": "high"') if n == "manifest.json" else d,
      "quality"),
-    ("bad signature", lambda n, d: d.replace(b'"rank": 32', b'"rank": NaN') if n == "manifest.json" else d,
+    ("bad signature", lambda n, d: d.replace(b'"rank": 4', b'"rank": NaN') if n == "manifest.json" else d,
      "signature|JSON"),
     ("bad embeddings", lambda n, d: d[:50] if n == "embeddings.safetensors" else d, "embeddings"),
 ])
@@ -98,3 +100,56 @@ def test_not_an_archive(make_store, tmp_path):
         store.import_archive(tmp_path / "x.zip")
     with pytest.raises(ArchiveError, match="no such file"):
         store.import_archive(tmp_path / "missing.zip")
+
+
+def _bomb(src, tmp_path, expand_to: int):
+    """A real export of one entry whose φ member is replaced by ``expand_to`` zero bytes (deflated to
+    a few KB); the manifest's checksum matches them, so only the size limit can stop the read."""
+    entry_id = src.insert("scene", make_phi(seed=1), SIG, embedding=unit(1)).entry_id
+    src.export_archive(tmp_path / "good.zip")
+    zeros = bytes(expand_to)
+    from ttom.memory.phi import sha256
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(tmp_path / "good.zip") as zin, zipfile.ZipFile(bomb, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.startswith("phi/"):
+                zout.writestr(info.filename, zeros, compress_type=zipfile.ZIP_DEFLATED)
+                continue
+            if info.filename == "manifest.json":
+                manifest = json.loads(data)
+                manifest["entries"][0]["phi_sha256"] = sha256(zeros)
+                data = json.dumps(manifest).encode()
+            zout.writestr(info.filename, data)
+    return bomb, entry_id
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read(make_store, tmp_path):
+    import tracemalloc
+
+    bomb, entry_id = _bomb(make_store(), tmp_path, 32 * 1024**2)
+    assert bomb.stat().st_size < 200_000  # 32 MiB of φ in a small file
+    dst = make_store(fresh=True)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError, match=f"phi/{entry_id}.safetensors.* expands to 33554432 bytes, more than "
+                                               "the limit of 1048576"):
+            dst.import_archive(bomb, max_phi_bytes=1024**2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024**2, peak
+    assert dst.count() == 0
+
+
+def test_the_default_phi_limit_is_the_documented_one():
+    """1 GiB: five times the largest real φ (Wan2.1-14B, rank 32, q/k/v/out on all 40 blocks, fp32)."""
+    from ttom.memory import archive
+
+    wan14b_all_blocks = 40 * 4 * (32 * 5120 + 5120 * 32) * 4
+    assert wan14b_all_blocks == 200 * 1024**2
+    assert archive.MAX_PHI_BYTES == 1024**3
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "memory.md").read_text()
+    assert "1 GiB" in docs and "200 MiB" in docs
+

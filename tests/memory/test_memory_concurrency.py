@@ -139,3 +139,30 @@ def test_kill_at_random_moments_of_a_write_loop(db, make_store):
         _assert_consistent(reopened)
         entry = reopened.list_entries()[0]
         assert len(reopened.load_phi(entry.id)) == entry.phi_nbytes
+
+
+def test_reads_do_not_wait_behind_a_writer(db, make_store, tmp_path):
+    """Issue 18, item 9: opening the store, ls, show, stats, recall and verify take no write lock, so
+    they finish while another process holds a write transaction open (SQLite's busy timeout is 60 s)."""
+    from memhelpers import ttom_cli
+
+    store = make_store(capacity=100, threshold=0.5)
+    ids = [store.insert(f"s{i}", make_phi(seed=i), SIG, embedding=unit(i)).entry_id for i in range(3)]
+    p = _spawn("hold", {"url": db.url, "schema": db.schema, "capacity": 100})
+    try:
+        _wait_for_line(p, "IN_TXN")
+        t0 = time.monotonic()
+        reader = make_store(capacity=100, threshold=0.5)  # a new process opening the store
+        assert sorted(e.id for e in reader.list_entries()) == sorted(ids)  # the open write is not visible
+        assert reader.stats().entries == 3 and reader.get(ids[0]).id == ids[0]
+        assert reader.load_phi(ids[1]) == make_phi(seed=1)
+        assert [h.entry_id for h in reader.recall(unit(2), SIG, threshold=0.99)] == [ids[2]]
+        assert reader.verify() == []
+        if db.kind == "sqlite":
+            out = ttom_cli("memory", "--db", db.url, "ls", "--json", cache_dir=str(tmp_path / "c"), timeout=50)
+            assert out.returncode == 0, out.stderr
+            assert sorted(r["id"] for r in json.loads(out.stdout)) == sorted(ids)
+        assert p.poll() is None, "the writer must still hold its transaction"
+        assert time.monotonic() - t0 < 45
+    finally:
+        _kill(p)

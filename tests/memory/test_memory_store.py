@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from memhelpers import DIM, OTHER_SIG, SIG, at_cosine, make_phi, unit
-from safetensors.numpy import load, save
+from memhelpers import DIM, OTHER_SIG, SIG, at_cosine, lora_shapes, make_phi, unit
+from safetensors.numpy import load
 from sqlalchemy import select, update
 
 from ttom.memory import (
@@ -110,28 +110,28 @@ def test_recall_only_returns_entries_of_the_running_signature(make_store):
     store = make_store(threshold=0.0, top_k=10)
     q = unit(0)
     mine = store.insert("a", make_phi(seed=1), SIG, embedding=at_cosine(q, unit(1), 0.7)).entry_id
-    other = store.insert("b", make_phi(seed=2), OTHER_SIG, embedding=at_cosine(q, unit(2), 0.99)).entry_id
+    other = store.insert("b", make_phi(seed=2, sig=OTHER_SIG), OTHER_SIG, embedding=at_cosine(q, unit(2), 0.99)).entry_id
     assert [h.entry_id for h in store.recall(q, SIG)] == [mine]
     assert [h.entry_id for h in store.recall(q, OTHER_SIG)] == [other]
     # same signature written differently (key order, alpha as int) is the same signature
-    same = {k: SIG[k] for k in reversed(list(SIG))} | {"alpha": 32}
+    same = {k: SIG[k] for k in reversed(list(SIG))} | {"alpha": int(SIG["alpha"])}
     assert [h.entry_id for h in store.recall(q, same)] == [mine]
     assert store.recall(q, {**SIG, "model_id": "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"}) == []
     assert [e.id for e in store.list_entries(signature=OTHER_SIG)] == [other]
 
 
 def test_signature_in_phi_metadata_is_used_and_checked(make_store):
-    import json
 
     store = make_store()
-    phi = save({"w": np.ones(3, np.float32)}, metadata={"ttom_signature": json.dumps(SIG)})
+    phi = make_phi(value=1.0)
     e = store.insert("k", phi, embedding=unit(0)).entry  # signature taken from φ
     assert e.signature == canonical(SIG)
     with pytest.raises(SignatureError, match="differs"):
         store.insert("k", phi, OTHER_SIG, embedding=unit(0))
-    with pytest.raises(SignatureError, match="no adapter signature"):
-        store.insert("k", make_phi(seed=0), embedding=unit(0))
-    other_phi = save({"w": np.ones(3, np.float32)}, metadata={"ttom_signature": json.dumps(OTHER_SIG)})
+    for given in (None, SIG):  # φ must carry its signature: the engine refuses to load φ without one
+        with pytest.raises(SignatureError, match="no adapter signature"):
+            store.insert("k", make_phi(seed=0, sig=None), given, embedding=unit(0))
+    other_phi = make_phi(value=1.0, sig=OTHER_SIG)
     with pytest.raises(SignatureError):
         store.update(e.id, other_phi, mode="replace")
     assert store.count() == 1 and store.load_phi(e.id) == phi
@@ -162,10 +162,13 @@ def test_phi_given_as_tensors(make_store):
     import torch
 
     store = make_store()
-    e = store.insert("k", {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3)}, SIG, embedding=unit(0)).entry
-    assert store.load_phi_tensors(e.id)["w"].tolist() == [[0, 1, 2], [3, 4, 5]]
-    e2 = store.insert("k2", {"w": np.eye(2, dtype=np.float16)}, SIG, embedding=unit(1)).entry
-    assert load(store.load_phi(e2.id))["w"].dtype == np.float16
+    a, b = lora_shapes()  # dict φ is serialised with the given signature in its metadata
+    e = store.insert("k", {a: torch.arange(32, dtype=torch.float32).reshape(4, 8), b: torch.zeros(8, 4)}, SIG,
+                     embedding=unit(0)).entry
+    assert store.load_phi_tensors(e.id)[a][0].tolist() == list(range(8))
+    e2 = store.insert("k2", {a: np.ones((4, 8), np.float16), b: np.ones((8, 4), np.float16)}, SIG,
+                      embedding=unit(1)).entry
+    assert load(store.load_phi(e2.id))[a].dtype == np.float16
 
 
 def test_lfu_eviction_with_lru_tie_break(make_store):
@@ -209,12 +212,12 @@ def test_prune_evicts_down_to_a_capacity(make_store):
 def test_update_weighted_mean_numbers(make_store):
     store = make_store()
     rng = np.random.default_rng(7)
-    old = {"a": rng.normal(size=(4, 3)).astype(np.float32), "b": rng.normal(size=5).astype(np.float32)}
-    new = {"a": rng.normal(size=(4, 3)).astype(np.float32), "b": rng.normal(size=5).astype(np.float32)}
-    e = store.insert("k", save(old), SIG, quality=0.6, embedding=unit(0)).entry
+    old = {k: rng.normal(size=s).astype(np.float32) for k, s in lora_shapes().items()}
+    new = {k: rng.normal(size=s).astype(np.float32) for k, s in lora_shapes().items()}
+    e = store.insert("k", old, SIG, quality=0.6, embedding=unit(0)).entry
     store.record_use(e.id)
     s = 0.8
-    up = store.update(e.id, save(new), similarity=s, quality=0.9)
+    up = store.update(e.id, new, similarity=s, quality=0.9)
     got = load(store.load_phi(e.id))
     for k in old:
         np.testing.assert_allclose(got[k], (old[k].astype(np.float64) + s * new[k]) / (1 + s), rtol=1e-6, atol=1e-7)
@@ -224,13 +227,13 @@ def test_update_weighted_mean_numbers(make_store):
 
     # a second update merges into the merged value
     newer = {k: np.ones_like(v) for k, v in new.items()}
-    store.update(e.id, save(newer), similarity=0.25)
+    store.update(e.id, newer, similarity=0.25)
     got2 = load(store.load_phi(e.id))
     for k in old:
         np.testing.assert_allclose(got2[k], (got[k].astype(np.float64) + 0.25) / 1.25, rtol=1e-6, atol=1e-7)
 
     # replace
-    rep = store.update(e.id, save(newer), mode="replace", quality=0.1)
+    rep = store.update(e.id, newer, mode="replace", quality=0.1)
     assert rep.quality == 0.1
     for k in old:
         np.testing.assert_array_equal(load(store.load_phi(e.id))[k], newer[k])
@@ -244,7 +247,7 @@ def test_update_refuses_mismatched_phi_and_keeps_the_old(make_store):
         store.update(e.id, make_phi(seed=2, shapes={"transformer.blocks.0.attn1.to_q.lora_A.weight": (4, 9),
                                                     "transformer.blocks.0.attn1.to_q.lora_B.weight": (8, 4)}),
                      similarity=0.9)
-    with pytest.raises(PhiMismatchError, match="only in"):
+    with pytest.raises(InvalidPhiError, match="not named as a LoRA"):  # checked before any merge
         store.update(e.id, make_phi(seed=2, shapes={"x": (2,)}), similarity=0.9)
     with pytest.raises(ValueError, match="similarity"):
         store.update(e.id, make_phi(seed=2), similarity=1.5)
@@ -410,7 +413,8 @@ def test_incremental_key_cache_matches_a_full_reload(make_store, monkeypatch, tm
     for step in range(40):
         op = rnd.random()
         if op < 0.55 or not live:
-            res = b.insert(f"k{step}", make_phi(seed=step), SIG if step % 3 else OTHER_SIG,
+            sig = SIG if step % 3 else OTHER_SIG
+            res = b.insert(f"k{step}", make_phi(seed=step, sig=sig), sig,
                            embedding=unit(step))
             live = [i for i in live if i not in res.evicted] + [res.entry_id]
         elif op < 0.75:

@@ -396,7 +396,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
         critic = state.get("critic") or {}
         hit = RecallRef(recall["entry_id"], recall["similarity"]) if recall.get("hit") else None
         write = _store(_settings(runtime)).memorize(state["key"], Path(gen["phi_path"]).read_bytes(),
-                                                    gen.get("signature"), quality=critic.get("miou"), hit=hit)
+                                                    gen.get("signature"), quality=critic.get("miou"), hit=hit,
+                                                    request_key=f"{_thread_id()}:{state.get('requests', 0)}:{state['round']}")
         memory.update(entry_id=write.entry_id, action=write.action, evicted=write.evicted)
     _emit("memorize", **memory)
     return {"memory": memory, "timings": _add_timing(state, memory=time.perf_counter() - start)}

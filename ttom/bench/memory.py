@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SIG = {"backend": "bench", "model_id": "bench/model", "blocks": [0, 1, 2, 3],
-       "modules": ["to_q", "to_k", "to_v", "to_out.0"], "rank": 32, "alpha": 32, "format": 1}
+# One LoRA (rank 32, hidden 64: 16 KB of φ per entry), so 100k entries fit on a laptop's disk.
+SIG = {"backend": "bench", "model_id": "bench/model", "blocks": [0], "modules": ["to_q"], "rank": 32, "alpha": 32,
+       "format": 1, "attention": "attn1"}
 KEY = "Direction: [left left left]. <object_0> <verb_0> to the left side of <environment_0>."
 TOP_K = 5
 FILL_BATCH = 5000
@@ -41,14 +42,23 @@ def _unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return x
 
 
-def _fill(store, n: int, rng: np.random.Generator) -> float:
-    """Bulk-insert n entries through the repository (one transaction per batch); returns seconds."""
+def _phi(value: float) -> bytes:
+    """A φ of SIG's layout, as the engine writes it (the store checks names, shapes and signature)."""
+    import json
+
     from safetensors.numpy import save
 
+    return save({"transformer.blocks.0.attn1.to_q.lora_A.weight": np.full((32, 64), value, np.float32),
+                 "transformer.blocks.0.attn1.to_q.lora_B.weight": np.full((64, 32), value, np.float32)},
+                metadata={"ttom_signature": json.dumps(SIG)})
+
+
+def _fill(store, n: int, rng: np.random.Generator) -> float:
+    """Bulk-insert n entries through the repository (one transaction per batch); returns seconds."""
     from ttom.memory import phi as phi_mod
     from ttom.memory import repository as repo
 
-    phi = save({"lora_A": np.zeros((32, 64), np.float32), "lora_B": np.zeros((64, 32), np.float32)})
+    phi = _phi(0.0)
     sha = phi_mod.sha256(phi)
     _, sig_json, sig_hash = phi_mod.canonical_signature(SIG)
     dim, name = store.embedder.dim, store.embedder.name
@@ -69,8 +79,6 @@ def _fill(store, n: int, rng: np.random.Generator) -> float:
 
 def bench_store(store, n: int, queries: int, seed: int = 0) -> dict:
     """Fill ``store`` (empty) with n entries and time recall on it."""
-    from safetensors.numpy import save
-
     rng = np.random.default_rng(seed)
     fill_s = _fill(store, n, rng)
     dim = store.embedder.dim
@@ -89,7 +97,7 @@ def bench_store(store, n: int, queries: int, seed: int = 0) -> dict:
         assert len(hits) == min(TOP_K, n)
 
     # A write moves the generation: time inserts and the recall that follows each one.
-    phi = save({"lora_A": np.ones((32, 64), np.float32), "lora_B": np.ones((64, 32), np.float32)})
+    phi = _phi(1.0)
     ins, after = [], []
     for q in _unit_rows(rng, 5, dim):
         t0 = time.perf_counter()

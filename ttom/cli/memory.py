@@ -68,8 +68,10 @@ def ls(
     if sort not in ("recent", "uses", "quality", "created", "lfu"):
         raise typer.BadParameter(f"--sort must be recent, uses, quality, created or lfu, not {sort!r}")
     with _store() as store:
-        entries = store.list_entries(sort, limit or None)
+        entries, unreadable = store.scan(sort, limit or None)
         total = store.count()
+    for p in unreadable:  # stderr: --json output stays parseable
+        typer.echo(f"skipped {p.entry_id}: {p.problem} (remove with `ttom memory prune --invalid`)", err=True)
     if as_json:
         _echo_json([e.to_dict() for e in entries])
         return

@@ -18,6 +18,7 @@ Defaults follow the official Wan recipe: k = 5, n = 8, lr 1e-3, threshold 0.03, 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -167,10 +168,14 @@ class GenerationResult:
     seed: int = 0
     steps: int = 0
     guidance_scale: float = 0.0
+    stopped: str | None = None  # why TTO stopped early (a non-finite loss or φ): φ was switched off, not kept
 
     def tto_report(self) -> dict:
-        return {"mode": self.mode, "layers": self.layers, "losses": [[round(v, 5) for v in s] for s in self.losses],
-                "seconds": round(self.timings.get("tto", 0.0), 3)}
+        report = {"mode": self.mode, "layers": self.layers, "losses": [[round(v, 5) for v in s] for s in self.losses],
+                  "seconds": round(self.timings.get("tto", 0.0), 3)}
+        if self.stopped:
+            report["stopped"] = self.stopped
+        return report
 
 
 class TTOSession:
@@ -210,11 +215,15 @@ class TTOSession:
                 raise ConfigError(f"tto mode {cfg.mode!r} needs φ to load (from memory or a file)")
             expected = self._expected_signature(phi)
             self.params = adapters.import_phi(transformer, phi, expected, backend.block_prefix, backend.attn_name)
+            if not self.phi_finite():
+                raise adapters.PhiFormatError("the φ to load holds NaN or infinite values: it would spoil the video; "
+                                              "optimise fresh φ instead (tto mode 'fresh')")
             self.adapter_spec = adapters.AdapterSpec(blocks=tuple(expected.blocks), modules=tuple(expected.modules),
                                                      rank=expected.rank, alpha=expected.alpha)
         self.signature = backend.signature(self.adapter_spec) if cfg.mode != "off" else None
         self.optimizer = (torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
                           if cfg.mode in ("fresh", "warm") and self.params else None)
+        self.stopped: str | None = None  # set when a non-finite loss or φ ended the optimisation
         modules = {i: backend.attn_module(i) for i in self.layers}
         self._stack.enter_context(capture(modules, backend.processor_cls, self.recorder))
 
@@ -246,8 +255,19 @@ class TTOSession:
         maps = [self.recorder.maps[i][0].T.reshape(g, *self.grid) for i in self.layers]  # (G, F, H, W)
         return alignment_loss(maps, self.targets, self.present)
 
-    def optimise(self, latents, t, cond, extra, on_iter: Callable[[int, float], None] | None = None) -> list[float]:
-        """Up to n AdamW steps on φ at this denoising step; returns the loss at each iteration."""
+    def phi_finite(self) -> bool:
+        """No NaN or infinity in φ (one device sync for all its tensors)."""
+        if not self.params:
+            return True
+        return bool(torch.stack([torch.isfinite(p).all() for p in self.params]).all())
+
+    def optimise(self, latents, t, cond, extra, on_iter: Callable[[int, float], None] | None = None,
+                 step: int = 0) -> list[float]:
+        """Up to n AdamW steps on φ at this denoising step; returns the loss at each iteration.
+
+        A non-finite loss, or φ turned non-finite by a step, ends the optimisation for this video:
+        ``stopped`` says why, and the caller switches φ off (a NaN φ makes a black video).
+        """
         losses: list[float] = []
         latents = latents.detach()
         for it in range(self.cfg.iterations):
@@ -255,6 +275,10 @@ class TTOSession:
             with torch.enable_grad():
                 loss = self.loss(latents, t, cond, extra)
                 value = float(loss.detach())
+                if not math.isfinite(value):
+                    self.stopped = (f"TTO stopped at denoising step {step}, iteration {it}: the loss is {value}; "
+                                    "φ was switched off and not kept")
+                    break
                 losses.append(value)
                 if on_iter:
                     on_iter(it, value)
@@ -262,6 +286,10 @@ class TTOSession:
                     break
                 loss.backward()
             self.optimizer.step()
+            if not self.phi_finite():
+                self.stopped = (f"TTO stopped at denoising step {step}, iteration {it}: the optimiser step left φ "
+                                "with NaN or infinite values; φ was switched off and not kept")
+                break
         self.optimizer.zero_grad(set_to_none=True)
         self.recorder.active = False
         self.recorder.stop_at = None
@@ -336,13 +364,17 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
 
         # 6. Denoising loop, with TTO before each of the first k steps
         for i, t in enumerate(timesteps):
-            if session is not None and session.optimizer is not None and i < tto.steps:
+            if session is not None and session.optimizer is not None and session.stopped is None and i < tto.steps:
                 t0 = time.perf_counter()
                 step_losses = session.optimise(
-                    latents, t, cond, extra,
+                    latents, t, cond, extra, step=i,
                     on_iter=lambda it, v, i=i: emit({"event": "tto", "step": i, "iteration": it, "loss": v}))
-                losses.append(step_losses)
+                if step_losses:
+                    losses.append(step_losses)
                 timings["tto"] += time.perf_counter() - t0
+                if session.stopped:
+                    adapters.set_phi_enabled(transformer, False)  # the base model for the rest of the video
+                    emit({"event": "tto_stopped", "step": i, "reason": session.stopped})
             if session is not None and i == phi_steps:
                 adapters.set_phi_enabled(transformer, False)  # the base model from step k on
 
@@ -369,7 +401,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
 
         # 7. φ* out, then the model back to its plain state
         phi_out = phi if tto.mode == "skip" else None  # skip leaves φ as it was loaded
-        if session is not None and session.optimizer is not None:
+        if session is not None and session.optimizer is not None and session.stopped is None:
             adapters.set_phi_enabled(transformer, True)
             phi_out = adapters.export_phi(transformer, session.signature)
     finally:
@@ -387,5 +419,5 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
         frames=frames, spec=spec, mode=tto.mode, layers=session.layers if session else [], losses=losses,
         phi=phi_out, signature=session.signature.to_dict() if session and session.signature else None,
         token_groups=session.token_groups if session else {}, timings=timings, seed=seed, steps=steps,
-        guidance_scale=guidance_scale,
+        guidance_scale=guidance_scale, stopped=session.stopped if session else None,
     )

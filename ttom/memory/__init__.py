@@ -34,12 +34,17 @@ _EXPORTS = {
     "PhiMismatchError": "ttom.memory.errors",
     "SignatureError": "ttom.memory.errors",
     "SchemaVersionError": "ttom.memory.errors",
+    "CorruptDatabaseError": "ttom.memory.errors",
+    "DuplicateWriteError": "ttom.memory.errors",
+    "PhiRecall": "ttom.memory.types",
     "ArchiveError": "ttom.memory.errors",
 }
 
 __all__ = [
     "ArchiveError",
+    "CorruptDatabaseError",
     "CorruptEntryError",
+    "DuplicateWriteError",
     "EntryNotFoundError",
     "InsertResult",
     "InvalidPhiError",
@@ -52,6 +57,7 @@ __all__ = [
     "MemoryWrite",
     "MiniLMEmbedder",
     "PhiMismatchError",
+    "PhiRecall",
     "Problem",
     "PruneResult",
     "SchemaVersionError",
@@ -63,7 +69,9 @@ if TYPE_CHECKING:
     from ttom.memory.embedder import KeyEmbedder, MiniLMEmbedder, SentenceTransformerEmbedder
     from ttom.memory.errors import (
         ArchiveError,
+        CorruptDatabaseError,
         CorruptEntryError,
+        DuplicateWriteError,
         EntryNotFoundError,
         InvalidPhiError,
         MemoryStoreError,
@@ -78,6 +86,7 @@ if TYPE_CHECKING:
         MemoryHit,
         MemoryStats,
         MemoryWrite,
+        PhiRecall,
         Problem,
         PruneResult,
     )

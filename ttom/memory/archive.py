@@ -6,9 +6,18 @@ Layout of an archive::
     embeddings.safetensors    one float32 tensor (dim,) per entry, named by the entry id
     phi/<entry id>.safetensors
 
-Import checks the whole archive first (manifest fields, every φ's checksum and safetensors
-header, every embedding) and writes nothing when anything is wrong; then it writes every entry
-in one transaction, so a crash during import leaves the store as it was.
+Import checks the whole archive first (manifest fields, every embedding, and every φ with
+``phi.check_phi``: checksum, ttom's adapter signature in its metadata equal to the manifest's,
+tensor names, shapes and dtypes of that signature's layout, finite values) and writes nothing
+when anything is wrong; then it writes every entry in one transaction, so a crash during import
+leaves the store as it was.
+
+Members are streamed and bounded: a φ member may expand to at most ``MAX_PHI_BYTES`` (the size of
+its header is checked before it is read, and the bytes are counted as they are read), so a small
+archive that claims or inflates to gigabytes is refused before it fills memory.
+
+This module knows the store only through the small ``ArchiveStore`` protocol (a session and a
+capacity): it does not import ``store``, and ``store`` imports it only inside its two methods.
 """
 
 from __future__ import annotations
@@ -18,27 +27,40 @@ import math
 import os
 import tempfile
 import zipfile
+import zlib
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from ttom.memory import phi as phi_mod
 from ttom.memory import repository as repo
-from ttom.memory.errors import ArchiveError, SignatureError
+from ttom.memory.errors import ArchiveError, CorruptEntryError, SignatureError
 from ttom.memory.models import EntryRow
-
-if TYPE_CHECKING:
-    from ttom.memory.store import MemoryStore
 
 FORMAT = "ttom-memory"
 VERSION = 1
 MANIFEST = "manifest.json"
 EMBEDDINGS = "embeddings.safetensors"
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
-MAX_PHI_BYTES = 8 * 1024**3  # a LoRA of a 14B model at rank 32 in fp32 is well under 1 GB
+# The largest real φ: Wan2.1-14B (hidden size 5120, 40 blocks), LoRA rank 32 on q/k/v/out of the text
+# attention of every block, fp32: 40 blocks × 4 modules × (32×5120 + 5120×32) × 4 bytes = 200 MiB
+# (the official recipe puts φ on blocks 0..3 only: 20 MiB). 1 GiB leaves room for rank 64 on both
+# attentions of every block (800 MiB) and refuses anything bigger before it is read.
+MAX_PHI_BYTES = 1024**3
+READ_CHUNK = 1 << 20  # bytes per read of a member
+
+
+class ArchiveStore(Protocol):
+    """What export and import need of a store (``MemoryStore`` has it)."""
+
+    capacity: int
+
+    def session(self, write: bool = False, snapshot: bool = False) -> AbstractContextManager[Session]: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,7 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
-def export_archive(store: MemoryStore, path: Path) -> int:
+def export_archive(store: ArchiveStore, path: Path) -> int:
     """Write every entry of ``store`` to the zip ``path`` (replaced atomically); returns the count."""
     from safetensors.numpy import save as np_save
 
@@ -68,7 +90,8 @@ def export_archive(store: MemoryStore, path: Path) -> int:
         with store.session(snapshot=True) as s, zipfile.ZipFile(tmp, "w") as z:
             entries, vectors = [], {}
             for row in repo.list_entries(s, "created")[::-1]:  # oldest first
-                data = store._checked_phi(row, repo.get_phi(s, row.id))  # never export a damaged φ
+                # never export a damaged φ
+                data = phi_mod.check_stored_phi(row.id, repo.get_phi(s, row.id), row.phi_sha256, row.signature_hash)
                 z.writestr(f"phi/{row.id}.safetensors", data, compress_type=zipfile.ZIP_STORED)
                 vectors[row.id] = np.frombuffer(row.embedding, dtype="<f4").copy()
                 entries.append({
@@ -94,16 +117,28 @@ def export_archive(store: MemoryStore, path: Path) -> int:
 # --- import -----------------------------------------------------------------------------------------
 
 def _read_member(z: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """A member's bytes, streamed: refused when its header claims more than ``limit``, and cut off
+    the moment more than ``limit`` bytes come out (whatever the header says)."""
     try:
         info = z.getinfo(name)
     except KeyError:
         raise ArchiveError(f"archive has no member {name!r}") from None
     if info.file_size > limit:
-        raise ArchiveError(f"archive member {name!r} is {info.file_size} bytes, more than the limit {limit}")
-    data = z.read(info)
-    if len(data) != info.file_size:
+        raise ArchiveError(f"archive member {name!r} expands to {info.file_size} bytes, more than the limit of "
+                           f"{limit} bytes; not read")
+    buf = bytearray()
+    try:
+        with z.open(info) as f:
+            while chunk := f.read(min(READ_CHUNK, limit + 1 - len(buf))):
+                buf += chunk
+                if len(buf) > limit:
+                    raise ArchiveError(f"archive member {name!r} expands past the limit of {limit} bytes; "
+                                       "reading stopped")
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as e:
+        raise ArchiveError(f"archive member {name!r} cannot be read ({e})") from None
+    if len(buf) != info.file_size:
         raise ArchiveError(f"archive member {name!r} is truncated")
-    return data
+    return bytes(buf)
 
 
 def _time(v: Any, what: str, required: bool = True) -> datetime | None:
@@ -170,21 +205,19 @@ def _check_entry(e: Any, vectors: dict[str, np.ndarray]) -> EntryRow:
     )
 
 
-def _check_phi(z: zipfile.ZipFile, row: EntryRow) -> bytes:
-    data = _read_member(z, f"phi/{row.id}.safetensors", MAX_PHI_BYTES)
+def _check_phi(z: zipfile.ZipFile, row: EntryRow, limit: int) -> bytes:
+    data = _read_member(z, f"phi/{row.id}.safetensors", limit)
     if phi_mod.sha256(data) != row.phi_sha256:
         raise ArchiveError(f"archive entry {row.id}: φ checksum does not match the manifest")
     try:
-        info = phi_mod.inspect_phi(data)
-    except ValueError as e:
-        raise ArchiveError(f"archive entry {row.id}: φ is not a valid safetensors file ({e})") from None
-    in_phi = phi_mod.signature_in_phi(info)
-    if in_phi is not None and phi_mod.canonical_signature(in_phi)[2] != row.signature_hash:
-        raise ArchiveError(f"archive entry {row.id}: the signature in φ's metadata differs from the manifest's")
+        phi_mod.check_stored_phi(row.id, data, row.phi_sha256, row.signature_hash)
+    except CorruptEntryError as e:
+        raise ArchiveError(f"archive entry {row.id}: {e.problem}") from None
     return data
 
 
-def import_archive(store: MemoryStore, path: Path, *, replace: bool = False) -> ImportResult:
+def import_archive(store: ArchiveStore, path: Path, *, replace: bool = False,
+                   max_phi_bytes: int = MAX_PHI_BYTES) -> ImportResult:
     """Import an archive written by ``export_archive`` into ``store``: all entries or none."""
     from safetensors.numpy import load as np_load
 
@@ -229,7 +262,7 @@ def import_archive(store: MemoryStore, path: Path, *, replace: bool = False) -> 
             if row.id in seen:
                 raise ArchiveError(f"{path}: entry id {row.id} appears twice")
             seen.add(row.id)
-            row.phi_nbytes = len(_check_phi(z, row))  # read, checked, dropped: φ can be large
+            row.phi_nbytes = len(_check_phi(z, row, max_phi_bytes))  # read, checked, dropped: φ can be large
             rows.append(row)
 
         # 3. One transaction; φ is read again and re-checked (the file could change in between).
@@ -246,7 +279,7 @@ def import_archive(store: MemoryStore, path: Path, *, replace: bool = False) -> 
                     result.replaced.append(row.id)
                 else:
                     result.imported.append(row.id)
-                repo.add_entry(s, row, _check_phi(z, row), meta)
+                repo.add_entry(s, row, _check_phi(z, row, max_phi_bytes), meta)
             # No keep-list: imported entries carry their use counts, so LFU can weigh them fairly.
             result.evicted.extend(repo.evict_lfu(s, store.capacity, meta))
     return result

@@ -9,6 +9,20 @@ class MemoryStoreError(TtomError):
     """The memory database cannot be opened or used (base class of the memory's errors)."""
 
 
+class CorruptDatabaseError(MemoryStoreError):
+    """The memory database file is damaged, empty, or not a database: nothing in it is touched."""
+
+
+class DuplicateWriteError(MemoryStoreError):
+    """A write with this idempotency key was applied already (to ``entry_id``, as ``action``)."""
+
+    def __init__(self, request_key: str, entry_id: str, action: str):
+        self.request_key = request_key
+        self.entry_id = entry_id
+        self.action = action
+        super().__init__(f"memory write {request_key!r} was applied already ({action} of entry {entry_id})")
+
+
 class SchemaVersionError(MemoryStoreError):
     """The database was written by a newer ttom (or is not a ttom memory)."""
 

@@ -1,17 +1,24 @@
-"""SQLAlchemy ORM models of the parameter memory (schema version 1).
+"""SQLAlchemy ORM models of the parameter memory (schema version 2).
 
-Three tables:
+Five tables:
 
 - ``ttom_memory_meta``: one row (id 1) with the schema version, a *generation* counter that every
   change to the set of keys bumps (recall caches its embedding matrix per generation), and
   running totals used by ``stats`` and the consistency check. Writers that add or remove entries
   lock this row first, which serialises them on PostgreSQL (SQLite serialises all writers anyway).
 - ``ttom_memory_entries``: key text, key embedding (float32 bytes), adapter signature, quality,
-  use count, times; no φ, so listing and recall never read adapter weights.
+  use count, times; no φ, so listing and recall never read adapter weights. ``problem`` is set when
+  the entry failed a check on use (its φ was poisoned or damaged): recall no longer returns it,
+  ``prune --invalid`` removes it.
 - ``ttom_memory_phi``: the φ* safetensors bytes, one row per entry.
 - ``ttom_memory_removals``: a log of removed entries (their ``seq``), so that a process holding
   the key matrix in memory can drop what others deleted without reloading all keys. Trimmed to
   its last ``REMOVALS_KEEP`` rows; a reader that fell further behind reloads everything.
+- ``ttom_memory_writes``: the idempotency keys of applied writes (``memorize(request_key=...)``,
+  e.g. thread and round), so that a write repeated after a resume is not applied twice. Trimmed
+  to its last ``WRITES_KEEP`` rows.
+
+Version 1 (no ``problem`` column, no writes table) is migrated in place when a store opens it.
 
 ``seq`` columns only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), and rows are
 added under the meta lock, so they become visible in ``seq`` order: a reader can ask for
@@ -36,9 +43,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 META_ID = 1
 REMOVALS_KEEP = 10_000  # removal log rows kept; readers further behind reload all keys
+WRITES_KEEP = 10_000  # idempotency keys kept: a resume repeats a write minutes later, not 10k writes later
 
 
 class UtcDateTime(TypeDecorator):
@@ -59,6 +67,27 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    def result_processor(self, dialect, coltype):
+        """On SQLite, a stored text that is not a time comes back as that text instead of raising.
+
+        SQLite stores times as text, and any text can end up there (a repair by hand, a broken
+        disk); SQLAlchemy's parser would then raise while fetching, and one bad row would stop a
+        whole listing. The store checks each row (``MemoryEntry`` wants datetimes) and reports the
+        bad ones instead.
+        """
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value):
+            if value is None or isinstance(value, datetime):
+                return None if value is None else self.process_result_value(value, dialect)
+            try:
+                return self.process_result_value(datetime.fromisoformat(value), dialect)
+            except (TypeError, ValueError):
+                return value
+
+        return process
 
 
 # BIGINT primary keys autoincrement on PostgreSQL; SQLite only does so for INTEGER PRIMARY KEY.
@@ -101,6 +130,7 @@ class EntryRow(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     phi_sha256: Mapped[str] = mapped_column(String(64))
     phi_nbytes: Mapped[int] = mapped_column(BigInteger)
+    problem: Mapped[str | None] = mapped_column(Text, nullable=True)  # quarantined: why (schema 2)
 
     # AUTOINCREMENT: without it SQLite reuses the largest rowid after a delete, and "entries after
     # seq N" would miss a new entry that took a deleted one's seq.
@@ -122,5 +152,19 @@ class RemovalRow(Base):
 
     seq: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
     entry_seq: Mapped[int] = mapped_column(BigInteger)  # EntryRow.seq of the removed entry
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class WriteRow(Base):
+    """An applied write, by its idempotency key (schema 2)."""
+
+    __tablename__ = "ttom_memory_writes"
+
+    seq: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    entry_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(10))  # insert | update
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = ({"sqlite_autoincrement": True},)

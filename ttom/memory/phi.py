@@ -1,8 +1,15 @@
 """φ blobs and adapter signatures: validation, canonical form, and the update rule.
 
-φ is stored as the bytes of a safetensors file (never pickle). The header is checked here in
-pure Python (no torch) so that inserting, listing and verifying stay cheap; only the update rule,
-which does arithmetic on the tensors, imports torch.
+φ is stored as the bytes of a safetensors file (never pickle). Everything the memory asks of φ
+is checked here, in one place, for the store, the archive import and ``prune --invalid`` alike:
+
+- ``inspect_phi``: a well-formed safetensors file (header, offsets, no trailing bytes);
+- ``check_phi``: also ttom's adapter signature in its metadata, tensor names, shapes and dtypes
+  that fit that signature's layout (blocks, modules, rank), and finite values;
+- ``check_stored_phi``: ``check_phi`` plus the entry's checksum and signature, as CorruptEntryError.
+
+The checks are pure Python and numpy (no torch), so inserting, listing and verifying stay cheap;
+only the update rule, which does arithmetic on the tensors, imports torch.
 
 Layout of a safetensors file (https://github.com/huggingface/safetensors#format):
 ``u64 little-endian N`` + ``N bytes of JSON header`` + ``data``; the header maps each tensor
@@ -15,11 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ttom.memory.errors import InvalidPhiError, PhiMismatchError, SignatureError
+import numpy as np
+
+from ttom.memory.errors import CorruptEntryError, InvalidPhiError, PhiMismatchError, SignatureError
 
 # Bytes per element of every safetensors dtype ttom can meet (sub-byte types are not supported).
 DTYPE_SIZES: dict[str, int] = {
@@ -41,6 +51,7 @@ class TensorInfo:
     dtype: str
     shape: tuple[int, ...]
     nbytes: int
+    begin: int = 0  # offset of the tensor's data in the data section
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,7 @@ def inspect_phi(data: bytes | bytearray | memoryview) -> PhiInfo:
         if not 0 <= begin <= end <= data_len or end - begin != nbytes:
             raise ValueError(f"tensor {name!r}: data_offsets {offsets} do not match shape {shape} {dtype} "
                              f"within {data_len} data bytes")
-        tensors.append(TensorInfo(name, dtype, tuple(shape), nbytes))
+        tensors.append(TensorInfo(name, dtype, tuple(shape), nbytes, begin))
         spans.append((begin, end, name))
     # The tensors must tile the data section: no gap, no overlap, nothing after the last one.
     pos = 0
@@ -121,21 +132,24 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def phi_to_bytes(phi: Any) -> bytes:
-    """Accept φ as safetensors bytes, or as a dict of torch tensors / numpy arrays (serialised here)."""
+def phi_to_bytes(phi: Any, signature: Any = None) -> bytes:
+    """Accept φ as safetensors bytes, or as a dict of torch tensors / numpy arrays (serialised here,
+    with ``signature`` written into the metadata as the engine does)."""
     if isinstance(phi, (bytes, bytearray, memoryview)):
         return bytes(phi)
+    metadata = None
+    if signature is not None:
+        metadata = {SIGNATURE_METADATA_KEY: canonical_signature(signature)[1]}
     if isinstance(phi, Mapping) and phi:
         first = next(iter(phi.values()))
         if type(first).__module__.startswith("torch"):
             from safetensors.torch import save
 
-            return save({k: v.detach().cpu().contiguous() for k, v in phi.items()})
+            return save({k: v.detach().cpu().contiguous() for k, v in phi.items()}, metadata=metadata)
         if type(first).__module__.startswith("numpy"):
-            import numpy as np
             from safetensors.numpy import save as np_save
 
-            return np_save({k: np.ascontiguousarray(v) for k, v in phi.items()})
+            return np_save({k: np.ascontiguousarray(v) for k, v in phi.items()}, metadata=metadata)
     raise InvalidPhiError(f"φ must be safetensors bytes or a non-empty dict of tensors, got {type(phi).__name__}")
 
 
@@ -187,6 +201,147 @@ def canonical_signature(signature: Any) -> tuple[dict, str, str]:
 
 def signature_in_phi(info: PhiInfo) -> str | None:
     return info.metadata.get(SIGNATURE_METADATA_KEY)
+
+
+# --- what the memory asks of φ ----------------------------------------------------------------------
+
+# The engine's tensor names (engine/adapters.py, diffusers' save_lora_weights layout):
+# transformer.<block list>.<block>.<attention>.<module>.lora_A|B.weight, e.g.
+# transformer.blocks.3.attn2.to_out.0.lora_B.weight (Wan) or transformer.transformer_blocks.0.attn1.to_q…
+LORA_NAME = re.compile(r"^transformer\.(?P<blocks>[A-Za-z_]\w*)\.(?P<block>\d+)\.(?P<attn>[A-Za-z_]\w*)\."
+                       r"(?P<module>.+)\.lora_(?P<factor>[AB])\.weight$")
+# The bits of a non-finite value (exponent all ones: inf or NaN), per float dtype, read as unsigned ints.
+_EXPONENT = {"F16": ("<u2", 0x7C00), "BF16": ("<u2", 0x7F80), "F32": ("<u4", 0x7F800000),
+             "F64": ("<u8", 0x7FF0000000000000)}
+_CHUNK = 1 << 22  # elements per finiteness check: bounds the temporary arrays (16-32 MB)
+
+
+def _signature_layout(sig: dict) -> tuple[list[int], list[str], int, str | None]:
+    """(blocks, modules, rank, attention or None) of an engine adapter signature; SignatureError if it has none."""
+    try:
+        blocks = sig["blocks"]
+        modules = sig["modules"]
+        rank = sig["rank"]
+        if (not isinstance(blocks, list) or not blocks or not isinstance(modules, list) or not modules
+                or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in blocks)
+                or not all(isinstance(m, str) and m for m in modules)
+                or not isinstance(rank, int) or isinstance(rank, bool) or rank < 1):
+            raise TypeError
+    except (KeyError, TypeError):
+        raise SignatureError("the adapter signature does not describe a LoRA layout: it needs 'blocks' (block "
+                             "numbers), 'modules' (names) and 'rank' (>= 1), as the engine writes them; got "
+                             f"{json.dumps(sig, sort_keys=True)[:200]}") from None
+    attention = sig.get("attention")
+    return blocks, modules, rank, attention if isinstance(attention, str) and attention else None
+
+
+def check_layout(info: PhiInfo, signature: Any) -> None:
+    """Tensor names, shapes and dtypes against the signature's layout; InvalidPhiError naming the first misfit.
+
+    Every (block, module) of the signature has exactly one ``lora_A`` of shape (rank, in) and one
+    ``lora_B`` of shape (out, rank), in a float dtype; a module has the same in/out size in every
+    block (one model); nothing else is in φ.
+    """
+    sig = canonical_signature(signature)[0]
+    blocks, modules, rank, attention = _signature_layout(sig)
+    expected = {(b, m, f) for b in blocks for m in modules for f in "AB"}
+    found: dict[tuple[int, str, str], TensorInfo] = {}
+    places: set[tuple[str, str]] = set()
+    for t in info.tensors:
+        m = LORA_NAME.match(t.name)
+        if m is None:
+            raise InvalidPhiError(f"φ tensor {t.name!r} is not named as a LoRA factor "
+                                  "(transformer.<blocks>.<i>.<attention>.<module>.lora_A|lora_B.weight)")
+        key = (int(m["block"]), m["module"], m["factor"])
+        if key not in expected:
+            raise InvalidPhiError(f"φ tensor {t.name!r} is not in the adapter signature's layout (blocks {blocks}, "
+                                  f"modules {modules})")
+        if attention is not None and m["attn"] != attention:
+            raise InvalidPhiError(f"φ tensor {t.name!r} is not in the signature's attention {attention!r}")
+        if t.dtype not in FLOAT_DTYPES:
+            raise InvalidPhiError(f"φ tensor {t.name!r} has dtype {t.dtype}; LoRA factors are floats "
+                                  f"({', '.join(sorted(FLOAT_DTYPES))})")
+        r_axis = 0 if m["factor"] == "A" else 1
+        if len(t.shape) != 2 or t.shape[r_axis] != rank or t.shape[1 - r_axis] < 1:
+            want = "(rank, in)" if m["factor"] == "A" else "(out, rank)"
+            raise InvalidPhiError(f"φ tensor {t.name!r} has shape {list(t.shape)}; lora_{m['factor']} must be "
+                                  f"{want} with rank {rank}")
+        found[key] = t
+        places.add((m["blocks"], m["attn"]))
+    missing = sorted(expected - found.keys())
+    if missing:
+        b, mod, f = missing[0]
+        raise InvalidPhiError(f"φ lacks {len(missing)} of the {len(expected)} tensors of its adapter signature, "
+                              f"e.g. block {b} {mod} lora_{f}")
+    if len(places) > 1:
+        raise InvalidPhiError(f"φ tensors sit in several places of the model: {sorted(places)}")
+    for mod in modules:  # one model: a module's sizes are the same in every block
+        for f, axis in (("A", 1), ("B", 0)):
+            sizes = {found[(b, mod, f)].shape[axis] for b in blocks}
+            if len(sizes) > 1:
+                raise InvalidPhiError(f"φ's {mod} lora_{f} factors have different sizes across blocks: {sorted(sizes)}")
+
+
+def nonfinite_tensors(data: bytes | bytearray | memoryview, info: PhiInfo) -> list[str]:
+    """Names of float tensors holding a NaN or an infinity (read from the bits; no torch, any float dtype)."""
+    buf = memoryview(data)
+    base = 8 + int.from_bytes(buf[:8], "little")
+    bad = []
+    for t in info.tensors:
+        if t.dtype not in _EXPONENT or not t.nbytes:
+            continue
+        code, mask = _EXPONENT[t.dtype]
+        arr = np.frombuffer(buf, dtype=code, count=t.nbytes // DTYPE_SIZES[t.dtype], offset=base + t.begin)
+        for i in range(0, arr.size, _CHUNK):
+            part = arr[i:i + _CHUNK]
+            if np.any((part & part.dtype.type(mask)) == mask):
+                bad.append(t.name)
+                break
+    return bad
+
+
+def check_phi(data: Any, signature: Any = None, *, values: bool = True) -> PhiInfo:
+    """Everything the memory asks of φ before it is stored, imported or used.
+
+    A well-formed safetensors file that carries ttom's adapter signature in its metadata (the
+    engine writes it; the engine refuses φ without one), equal to ``signature`` when that is given,
+    with the tensors of that signature's layout (``check_layout``) and, with ``values``, finite
+    values. InvalidPhiError or SignatureError with the reason; nothing is stored.
+    """
+    info = validate_phi(data)
+    in_phi = signature_in_phi(info)
+    if in_phi is None:
+        raise SignatureError(f"φ carries no adapter signature (no {SIGNATURE_METADATA_KEY!r} in its safetensors "
+                             "metadata): the engine writes one; φ without it cannot be checked or loaded")
+    _, in_json, in_hash = canonical_signature(in_phi)
+    if signature is not None:
+        _, sig_json, sig_hash = canonical_signature(signature)
+        if sig_hash != in_hash:
+            raise SignatureError(f"the adapter signature given ({sig_json}) differs from the one in φ's metadata "
+                                 f"({in_json})")
+    check_layout(info, in_json)
+    if values:
+        bad = nonfinite_tensors(data, info)
+        if bad:
+            raise InvalidPhiError(f"φ holds NaN or infinite values in {len(bad)} tensor(s), e.g. {bad[0]!r}")
+    return info
+
+
+def check_stored_phi(entry_id: str, data: bytes | None, sha: str, signature_hash: str, *,
+                     values: bool = True) -> bytes:
+    """A stored φ, checked (presence, checksum, ``check_phi`` against the entry's signature); CorruptEntryError."""
+    if data is None:
+        raise CorruptEntryError(entry_id, "its φ blob is missing")
+    found = sha256(data)
+    if found != sha:
+        raise CorruptEntryError(entry_id, f"φ checksum mismatch (stored sha256 {sha[:12]}…, found {found[:12]}…)")
+    try:
+        info = check_phi(data, values=values)
+    except (InvalidPhiError, SignatureError) as e:
+        raise CorruptEntryError(entry_id, str(e)) from None
+    if canonical_signature(signature_in_phi(info))[2] != signature_hash:
+        raise CorruptEntryError(entry_id, "the adapter signature in φ differs from the entry's")
+    return data
 
 
 # --- the update rule -------------------------------------------------------------------------------

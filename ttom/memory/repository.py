@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ttom.memory import models
 from ttom.memory.errors import SchemaVersionError
-from ttom.memory.models import META_ID, SCHEMA_VERSION, EntryRow, MetaRow, PhiRow, RemovalRow
+from ttom.memory.models import META_ID, SCHEMA_VERSION, EntryRow, MetaRow, PhiRow, RemovalRow, WriteRow
 
 Order = Literal["recent", "uses", "quality", "created", "lfu"]
 
@@ -42,7 +42,7 @@ def ensure_meta(s: Session) -> MetaRow:
             f"the memory database has schema version {meta.schema_version}, but this ttom reads up to "
             f"version {SCHEMA_VERSION}: upgrade ttom, or point TTOM_DATABASE_URL at another database"
         )
-    # Older versions would be migrated here; version 1 is the first.
+    # Older versions are migrated by the store (it owns the DDL), then their version is raised here.
     return meta
 
 
@@ -66,10 +66,11 @@ def index_state(s: Session) -> tuple[int, int]:
 
 
 def index_rows(s: Session, after_seq: int = 0) -> Sequence:
-    """(seq, id, signature_hash, embedder, dim, embedding) of entries with seq > after_seq, in one query."""
+    """(seq, id, signature_hash, embedder, dim, embedding) of recallable entries with seq > after_seq
+    (quarantined ones are left out), in one query."""
     return s.execute(
         select(EntryRow.seq, EntryRow.id, EntryRow.signature_hash, EntryRow.embedder, EntryRow.dim,
-               EntryRow.embedding).where(EntryRow.seq > after_seq).order_by(EntryRow.seq)
+               EntryRow.embedding).where(EntryRow.seq > after_seq, EntryRow.problem.is_(None)).order_by(EntryRow.seq)
     ).all()
 
 
@@ -246,6 +247,55 @@ def increment_use(s: Session, entry_id: str, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return (res.rowcount or 0) == 1
+
+
+def quarantine(s: Session, entry_id: str, problem: str, meta: MetaRow) -> bool:
+    """Mark an entry as failing its checks; recall stops returning it (the caller holds the meta lock).
+
+    Its seq goes into the removal log, so the key caches of every process drop it as they drop a
+    deleted entry; the row and its φ stay for ``show`` and ``prune --invalid``.
+    """
+    seq = s.execute(select(EntryRow.seq).where(EntryRow.id == entry_id, EntryRow.problem.is_(None))).scalar()
+    if seq is None:
+        return False
+    s.execute(update(EntryRow).where(EntryRow.seq == seq).values(problem=problem[:2000])
+              .execution_options(synchronize_session=False))
+    s.execute(insert(RemovalRow), [{"entry_seq": seq}])
+    _trim_removals(s, meta)
+    meta.generation += 1
+    s.flush()
+    return True
+
+
+def release(s: Session, row: EntryRow, meta: MetaRow) -> None:
+    """Take a quarantined entry back into recall (the caller holds the meta lock and the row's lock).
+
+    Key caches dropped its seq and only add seqs past their last one, so every process must reload
+    its keys in full once: a log row past every reader's position, marked as the trim point, does that.
+    """
+    row.problem = None
+    s.execute(insert(RemovalRow), [{"entry_seq": row.seq}])
+    meta.removals_trimmed_upto = removal_position(s)
+    meta.generation += 1
+    s.flush()
+
+
+def get_write(s: Session, request_key: str) -> WriteRow | None:
+    return s.execute(select(WriteRow).where(WriteRow.request_key == request_key)).scalar_one_or_none()
+
+
+def log_write(s: Session, request_key: str, entry_id: str, action: str, now: datetime) -> None:
+    """Record an applied write under its idempotency key (unique: a concurrent repeat fails to commit)."""
+    s.add(WriteRow(request_key=request_key, entry_id=entry_id, action=action, created_at=now))
+    s.flush()
+
+
+def trim_writes(s: Session) -> None:
+    """Keep the last WRITES_KEEP idempotency keys (the caller holds the meta lock)."""
+    low, top = s.execute(select(func.min(WriteRow.seq), func.max(WriteRow.seq))).one()
+    if top is not None and top - low >= 2 * models.WRITES_KEEP:
+        s.execute(delete(WriteRow).where(WriteRow.seq <= top - models.WRITES_KEEP)
+                  .execution_options(synchronize_session=False))
 
 
 def replace_phi(s: Session, row: EntryRow, phi: bytes, sha: str, quality: float | None, now: datetime) -> None:

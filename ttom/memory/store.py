@@ -32,19 +32,21 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import create_engine, event, inspect, select, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema
 
@@ -53,18 +55,22 @@ from ttom.memory import repository as repo
 from ttom.memory.embedder import KeyEmbedder, default_embedder, normalize_rows
 from ttom.memory.errors import (
     AmbiguousIdError,
+    CorruptDatabaseError,
     CorruptEntryError,
+    DuplicateWriteError,
     EntryNotFoundError,
     MemoryStoreError,
+    SchemaVersionError,
     SignatureError,
 )
-from ttom.memory.models import SCHEMA_VERSION, Base, EntryRow
+from ttom.memory.models import META_ID, SCHEMA_VERSION, Base, EntryRow, MetaRow
 from ttom.memory.types import (
     InsertResult,
     MemoryEntry,
     MemoryHit,
     MemoryStats,
     MemoryWrite,
+    PhiRecall,
     Problem,
     PruneResult,
     RecallRef,
@@ -77,6 +83,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("ttom.memory")
 
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# SQLite result codes of a file that is not a database or is damaged (sqlite3 exceptions' sqlite_errorname).
+SQLITE_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
 # SQLite: how long a writer waits for another writer's lock before giving up (seconds).
 SQLITE_BUSY_TIMEOUT_S = 60.0
 
@@ -93,6 +101,23 @@ def _advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for in-memory and ``file:`` URI databases, and other dialects)."""
+    try:
+        u = make_url(url)
+    except Exception:
+        return None
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" or u.database.startswith("file:"):
+        return None
+    return Path(u.database).expanduser()
+
+
+def _damaged_file_message(path: Path | str, what: str) -> str:
+    return (f"the memory database {path} {what}. ttom leaves it as it is: move it aside (ttom then starts a new, "
+            "empty memory there) or restore it from a backup; `ttom memory --db sqlite:///OTHER.sqlite` or "
+            "TTOM_DATABASE_URL selects another file")
+
+
 def _create_engine(url: str, schema: str | None) -> Engine:
     try:
         u = make_url(url)
@@ -100,8 +125,9 @@ def _create_engine(url: str, schema: str | None) -> Engine:
         raise MemoryStoreError(f"memory database URL {url!r} is not a SQLAlchemy URL ({e})") from None
     backend = u.get_backend_name()
     if backend == "sqlite":
-        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
         @event.listens_for(engine, "connect")
@@ -217,13 +243,54 @@ class _KeyIndex:
         return _KeyIndex(generation, max_seq, removal_pos, groups, self.bad + bad)
 
 
+class BadRowError(ValueError):
+    """A stored row whose values cannot be read (bad JSON, a text that is not a time, …)."""
+
+
+def _time(value: Any, what: str, required: bool = True) -> datetime | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, datetime):
+        raise BadRowError(f"{what} {str(value)[:40]!r} is not a time")
+    return value
+
+
 def _to_entry(row: EntryRow) -> MemoryEntry:
+    """The row as a MemoryEntry; BadRowError naming the unreadable field (SQLite stores any value anywhere)."""
+    try:
+        signature = json.loads(row.signature_json)
+    except (TypeError, ValueError):
+        raise BadRowError(f"its adapter signature is not JSON ({str(row.signature_json)[:40]!r})") from None
+    if not isinstance(signature, dict):
+        raise BadRowError("its adapter signature is not a JSON object")
+    try:
+        quality = None if row.quality is None else float(row.quality)
+        numbers = int(row.use_count), int(row.dim), int(row.phi_nbytes)
+    except (TypeError, ValueError):
+        raise BadRowError(f"a number is not a number (quality {row.quality!r}, uses {row.use_count!r}, "
+                          f"dim {row.dim!r}, φ bytes {row.phi_nbytes!r})") from None
+    if quality is not None and not math.isfinite(quality):
+        raise BadRowError(f"quality {quality} is not finite")
+    if not all(isinstance(v, str) for v in (row.id, row.key_text, row.signature_hash, row.embedder, row.phi_sha256)):
+        raise BadRowError("a text field holds something else")
     return MemoryEntry(
-        id=row.id, key_text=row.key_text, signature=json.loads(row.signature_json),
-        signature_hash=row.signature_hash, quality=row.quality, use_count=int(row.use_count),
-        created_at=row.created_at, updated_at=row.updated_at, last_used_at=row.last_used_at,
-        embedder=row.embedder, dim=int(row.dim), phi_nbytes=int(row.phi_nbytes), phi_sha256=row.phi_sha256,
+        id=row.id, key_text=row.key_text, signature=signature, signature_hash=row.signature_hash, quality=quality,
+        use_count=numbers[0], created_at=_time(row.created_at, "created_at"),
+        updated_at=_time(row.updated_at, "updated_at"),
+        last_used_at=_time(row.last_used_at, "last_used_at", required=False),
+        embedder=row.embedder, dim=numbers[1], phi_nbytes=numbers[2], phi_sha256=row.phi_sha256, problem=row.problem,
     )
+
+
+def _entries(rows: Sequence[EntryRow]) -> tuple[list[MemoryEntry], list[Problem]]:
+    """Rows as entries, and the unreadable ones as problems (one bad row never hides the others)."""
+    entries, bad = [], []
+    for row in rows:
+        try:
+            entries.append(_to_entry(row))
+        except BadRowError as e:
+            bad.append(Problem(row.id if isinstance(row.id, str) else None, f"unreadable row: {e}"))
+    return entries, bad
 
 
 def _check_quality(quality: float | None) -> float | None:
@@ -262,10 +329,17 @@ class MemoryStore:
             raise MemoryStoreError(f"memory top_k must be >= 1, got {self.top_k}")
         self.schema = schema
         self._embedder = embedder
+        self._path = _sqlite_path(self.url)
         self.engine = _create_engine(self.url, schema)
         self._write_engine = self.engine.execution_options(ttom_write=True)
         self._index: _KeyIndex | None = None
         self._index_lock = threading.Lock()
+        if self._path is not None and not self._path.exists():
+            self._create_sqlite_file(self._path)
+        elif self._path is not None and self._path.is_file() and self._path.stat().st_size == 0:
+            # Never ours: a new memory is linked into place complete (see _create_sqlite_file). Something
+            # else truncated or made it; re-initialising it would hide that, so say so instead.
+            raise CorruptDatabaseError(_damaged_file_message(self._path, "is an empty file (0 bytes), not a ttom memory"))
         self._init_schema()
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -292,13 +366,25 @@ class MemoryStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _db_error(self, e: DatabaseError, prefix: str = "memory database") -> MemoryStoreError:
+        """One line for a database failure: a damaged SQLite file names the file and the remedy."""
+        orig = getattr(e, "orig", None)
+        if getattr(orig, "sqlite_errorname", None) in SQLITE_DAMAGED:
+            return CorruptDatabaseError(_damaged_file_message(self._path or mask_url(self.url),
+                                                              f"is damaged or not a database ({orig})"))
+        return MemoryStoreError(f"{prefix} {mask_url(self.url)}: {orig}")
+
+    @staticmethod
+    def _damaged(e: DatabaseError) -> bool:
+        return getattr(getattr(e, "orig", None), "sqlite_errorname", None) in SQLITE_DAMAGED
+
     @contextmanager
     def session(self, write: bool = False, snapshot: bool = False) -> Iterator[Session]:
         """One unit of work in one transaction: committed on success, rolled back on any error.
 
-        ``write=True`` takes SQLite's write lock at BEGIN (see the module docstring).
-        ``snapshot=True`` makes every read see one state (REPEATABLE READ on PostgreSQL; a SQLite
-        read transaction is a snapshot already).
+        ``write=True`` takes SQLite's write lock at BEGIN (see the module docstring); reads take
+        none, so they never wait behind a writer. ``snapshot=True`` makes every read see one state
+        (REPEATABLE READ on PostgreSQL; a SQLite read transaction is a snapshot already).
         """
         engine = self._write_engine if write else self.engine
         if snapshot and self.dialect == "postgresql":
@@ -307,13 +393,36 @@ class MemoryStore:
             with Session(engine, expire_on_commit=False) as s, s.begin():
                 yield s
         except OperationalError as e:
-            raise MemoryStoreError(f"memory database {mask_url(self.url)}: {e.orig}") from e
+            raise self._db_error(e) from e
+        except DatabaseError as e:
+            if self._damaged(e):
+                raise self._db_error(e) from e
+            raise
 
     def _init_schema(self) -> None:
-        """Create the tables and the meta row on first use; refuse a newer schema."""
+        """Check the schema in a read transaction (no write lock: opening the store for ``ls`` never waits
+        behind a writer); create or migrate it, under the write lock, only when it is missing or older."""
+        if self._schema_version() == SCHEMA_VERSION:
+            return
+        self._create_schema(self._write_engine)
+
+    def _schema_version(self) -> int | None:
+        """The stored schema version; None when there is no (complete) schema yet."""
         try:
-            with self._write_engine.begin() as conn:
-                if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                return conn.execute(select(MetaRow.schema_version).where(MetaRow.id == META_ID)).scalar()
+        except (OperationalError, ProgrammingError) as e:  # no such table, no such schema, unreachable
+            if self._damaged(e):
+                raise self._db_error(e) from e
+            return None
+        except DatabaseError as e:
+            raise self._db_error(e, "cannot open the memory database") from e
+
+    def _create_schema(self, engine: Engine) -> None:
+        """Create the tables and the meta row, or migrate an older schema; refuse a newer one."""
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
                     # Two processes creating the tables at once would collide on the catalog.
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                                  {"k": _advisory_key(f"ttom.memory.init:{self.schema or ''}")})
@@ -321,10 +430,52 @@ class MemoryStore:
                         conn.execute(CreateSchema(self.schema, if_not_exists=True))
                 Base.metadata.create_all(conn)
                 with Session(bind=conn) as s:
-                    repo.ensure_meta(s)
+                    meta = repo.ensure_meta(s)
+                    if meta.schema_version < SCHEMA_VERSION:
+                        self._migrate(conn, meta.schema_version)
+                        meta.schema_version = SCHEMA_VERSION
                     s.flush()
-        except OperationalError as e:
-            raise MemoryStoreError(f"cannot open the memory database {mask_url(self.url)}: {e.orig}") from e
+        except SchemaVersionError:
+            raise
+        except DatabaseError as e:
+            raise self._db_error(e, "cannot open the memory database") from e
+
+    def _migrate(self, conn: Connection, version: int) -> None:
+        """Bring an older schema up to SCHEMA_VERSION in the caller's transaction; every row is kept."""
+        if version < 2:
+            # 2: entries.problem (quarantine); the writes table (idempotency keys) came with create_all.
+            cols = {c["name"] for c in inspect(conn).get_columns("ttom_memory_entries", schema=self.schema)}
+            if "problem" not in cols:
+                table = "ttom_memory_entries"
+                if self.schema:
+                    table = f"{conn.dialect.identifier_preparer.quote_schema(self.schema)}.{table}"
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN problem TEXT"))
+        log.info("memory database %s migrated from schema version %d to %d", mask_url(self.url), version,
+                 SCHEMA_VERSION)
+
+    def _create_sqlite_file(self, path: Path) -> None:
+        """A new SQLite memory, built in a temporary file and linked into place complete.
+
+        No process ever sees a half-made memory at ``path``, so an empty file there is never one
+        being created (and is refused). Two processes creating it at once: the first link wins and
+        the other uses that file.
+        """
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        engine = _create_engine(f"sqlite:///{tmp}", None)
+        try:
+            self._create_schema(engine.execution_options(ttom_write=True))
+            engine.dispose()  # the last connection closes: SQLite folds the WAL into the file
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links
+                if not path.exists():
+                    os.replace(tmp, path)
+        finally:
+            engine.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
 
     def _query_vector(self, key: str | np.ndarray) -> np.ndarray:
         if isinstance(key, str):
@@ -353,20 +504,58 @@ class MemoryStore:
 
     # --- write ------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _check_request_key(request_key: str | None) -> str | None:
+        """The key as stored: itself, or its sha256 when longer than the column (200 characters)."""
+        if request_key is None:
+            return None
+        if not isinstance(request_key, str) or not request_key.strip():
+            raise ValueError(f"request_key must be a non-empty text, got {request_key!r:.80}")
+        return request_key if len(request_key) <= 200 else "sha256:" + hashlib.sha256(request_key.encode()).hexdigest()
+
+    @staticmethod
+    def _refuse_repeat(s: Session, request_key: str | None) -> None:
+        """DuplicateWriteError when a write with this idempotency key was applied already."""
+        if request_key is not None:
+            prev = repo.get_write(s, request_key)
+            if prev is not None:
+                raise DuplicateWriteError(request_key, prev.entry_id, prev.action)
+
+    @contextmanager
+    def _write_once(self, request_key: str | None) -> Iterator[None]:
+        """A write transaction whose idempotency key another process logged first (PostgreSQL: a unique
+        violation at commit) becomes DuplicateWriteError, as the check inside the transaction would."""
+        try:
+            yield
+        except IntegrityError:
+            if request_key is not None:
+                with self.session() as s:
+                    self._refuse_repeat(s, request_key)
+            raise
+
     def insert(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
-               embedding: np.ndarray | None = None, entry_id: str | None = None) -> InsertResult:
+               embedding: np.ndarray | None = None, entry_id: str | None = None,
+               request_key: str | None = None) -> InsertResult:
         """Remember φ under ``key_text``; evicts LFU entries beyond capacity in the same transaction.
 
-        ``phi``: safetensors bytes (or a dict of tensors). ``signature``: the adapter signature
-        (dict); when omitted, the one the engine wrote into φ's metadata. ``embedding``: the key's
-        embedding, if already computed (else the store's embedder embeds ``key_text``).
+        ``phi``: safetensors bytes with the engine's adapter signature in the metadata (or a dict of
+        tensors, serialised here with ``signature``); checked by ``phi.check_phi`` (layout, dtypes,
+        finite values). ``signature``: the adapter signature; when omitted, the one in φ's metadata.
+        ``embedding``: the key's embedding, if already computed (else the store's embedder embeds
+        ``key_text``). ``request_key``: an idempotency key (e.g. thread and round): a second insert
+        with the same key raises DuplicateWriteError and writes nothing.
         """
+        request_key = self._check_request_key(request_key)
         row, data = self._new_row(key_text, phi, signature, quality, embedding, entry_id)
-        with self.session(write=True) as s:
+        with self._write_once(request_key), self.session(write=True) as s:
             meta = repo.lock_meta(s)
+            self._refuse_repeat(s, request_key)
             if repo.get_entry(s, row.id) is not None:
                 raise MemoryStoreError(f"memory entry {row.id} already exists")
             repo.add_entry(s, row, data, meta)
+            if request_key is not None:
+                repo.log_write(s, request_key, row.id, "insert", row.created_at)
+                repo.trim_writes(s)
             evicted = repo.evict_lfu(s, self.capacity, meta, keep={row.id})
             entry = _to_entry(row)
         if evicted:
@@ -379,18 +568,9 @@ class MemoryStore:
         """Validate everything about a new entry before any transaction starts."""
         if not isinstance(key_text, str) or not key_text.strip():
             raise ValueError("the memory key text is empty")
-        data = phi_mod.phi_to_bytes(phi)
-        info = phi_mod.validate_phi(data)
-        in_phi = phi_mod.signature_in_phi(info)
-        if signature is None:
-            if in_phi is None:
-                raise SignatureError("no adapter signature given and φ's metadata holds none "
-                                     f"(key {phi_mod.SIGNATURE_METADATA_KEY!r})")
-            signature = in_phi
-        _, sig_json, sig_hash = phi_mod.canonical_signature(signature)
-        if in_phi is not None and phi_mod.canonical_signature(in_phi)[2] != sig_hash:
-            raise SignatureError(f"the adapter signature given ({sig_json}) differs from the one in φ's "
-                                 f"metadata ({in_phi})")
+        data = phi_mod.phi_to_bytes(phi, signature)
+        info = phi_mod.check_phi(data, signature)
+        _, sig_json, sig_hash = phi_mod.canonical_signature(phi_mod.signature_in_phi(info))
         vec = self._query_vector(key_text if embedding is None else embedding)
         entry_id = entry_id or uuid.uuid4().hex
         if not ID_RE.match(entry_id):
@@ -405,30 +585,40 @@ class MemoryStore:
         return row, data
 
     def update(self, entry_id: str, phi: Any, *, similarity: float | None = None,
-               mode: Literal["mean", "replace"] = "mean", quality: float | None = None) -> MemoryEntry:
+               mode: Literal["mean", "replace"] = "mean", quality: float | None = None,
+               request_key: str | None = None) -> MemoryEntry:
         """Merge a freshly optimised φ into an entry.
 
         ``mode="mean"``: φ ← (φ_old + s·φ_new) / (1 + s) per tensor, s = ``similarity`` of the hit
         (names and shapes must match); ``quality`` merges by the same rule. ``mode="replace"``:
-        φ ← φ_new, quality ← ``quality``. The key and the use count are kept.
+        φ ← φ_new, quality ← ``quality`` (and a quarantined entry is recalled again). The key and
+        the use count are kept. The new φ must pass ``phi.check_phi`` for the entry's signature.
+        ``request_key``: as for ``insert``; a repeated update raises DuplicateWriteError and changes nothing.
         """
         if mode not in ("mean", "replace"):
             raise ValueError(f"update mode must be 'mean' or 'replace', got {mode!r}")
         if mode == "mean" and similarity is None:
             raise ValueError("update mode 'mean' needs the similarity of the hit")
-        data = phi_mod.phi_to_bytes(phi)
-        info = phi_mod.validate_phi(data)
+        request_key = self._check_request_key(request_key)
         quality = _check_quality(quality)
-        with self.session(write=True) as s:
+        current = self.get(entry_id)
+        data = phi_mod.phi_to_bytes(phi, current.signature)
+        try:
+            phi_mod.check_phi(data, current.signature)
+        except SignatureError as e:
+            raise SignatureError(f"memory entry {entry_id}: {e}") from None
+        with self._write_once(request_key), self.session(write=True) as s:
+            self._refuse_repeat(s, request_key)
+            # Releasing a quarantined entry needs the meta lock: take it before the row's, as writers
+            # that add or remove entries do (the same lock order everywhere: no deadlock on PostgreSQL).
+            meta = repo.lock_meta(s) if mode == "replace" and current.problem is not None else None
             row = repo.get_entry(s, entry_id, for_update=True)
             if row is None:
                 raise EntryNotFoundError(f"no memory entry with id {entry_id!r}")
-            in_phi = phi_mod.signature_in_phi(info)
-            if in_phi is not None and phi_mod.canonical_signature(in_phi)[2] != row.signature_hash:
-                raise SignatureError(f"φ's adapter signature ({in_phi}) differs from entry {entry_id}'s "
-                                     f"({row.signature_json})")
+            if row.signature_hash != current.signature_hash:
+                raise SignatureError(f"memory entry {entry_id} was replaced by another signature meanwhile")
             if mode == "mean":
-                old = self._checked_phi(row, repo.get_phi(s, entry_id))
+                old = phi_mod.check_stored_phi(row.id, repo.get_phi(s, entry_id), row.phi_sha256, row.signature_hash)
                 merged = phi_mod.weighted_mean(old, data, similarity)
                 if quality is not None and row.quality is not None:
                     quality = (row.quality + similarity * quality) / (1.0 + similarity)
@@ -436,7 +626,11 @@ class MemoryStore:
                     quality = row.quality
             else:
                 merged = data
+                if row.problem is not None:  # a good φ again: back in recall
+                    repo.release(s, row, meta or repo.lock_meta(s))
             repo.replace_phi(s, row, merged, phi_mod.sha256(merged), quality, repo.utcnow())
+            if request_key is not None:
+                repo.log_write(s, request_key, entry_id, "update", row.updated_at)
             return _to_entry(row)
 
     def record_use(self, entry_id: str) -> MemoryEntry:
@@ -444,7 +638,7 @@ class MemoryStore:
         with self.session(write=True) as s:
             if not repo.increment_use(s, entry_id, repo.utcnow()):
                 raise EntryNotFoundError(f"no memory entry with id {entry_id!r} (deleted or evicted?)")
-            return _to_entry(repo.get_entry(s, entry_id))
+            return self._entry(repo.get_entry(s, entry_id))
 
     def delete(self, entry_id: str) -> bool:
         """Remove an entry and its φ; False when there was none."""
@@ -452,32 +646,51 @@ class MemoryStore:
             meta = repo.lock_meta(s)
             return repo.delete_entry(s, entry_id, meta)
 
+    def quarantine(self, entry_id: str, problem: str) -> bool:
+        """Take an entry out of recall because it failed a check (kept for ``show``; ``prune --invalid``
+        removes it); False when it is gone or quarantined already."""
+        with self.session(write=True) as s:
+            meta = repo.lock_meta(s)
+            done = repo.quarantine(s, entry_id, problem, meta)
+        if done:
+            log.warning("memory entry %s quarantined: %s", entry_id, problem)
+        return done
+
     def memorize(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
-                 hit: MemoryHit | RecallRef | None = None, embedding: np.ndarray | None = None) -> MemoryWrite:
+                 hit: MemoryHit | RecallRef | None = None, embedding: np.ndarray | None = None,
+                 request_key: str | None = None) -> MemoryWrite:
         """The agent's last step: update the recalled entry (weighted mean) or insert a new one.
 
         A hit whose entry has meanwhile been evicted becomes an insert; one whose stored φ is
-        corrupted is replaced by the new φ.
+        corrupted is replaced by the new φ. ``request_key`` (e.g. ``"<thread>:<request>:<round>"``) makes
+        the call idempotent: repeated after a resume, it writes nothing and returns the first
+        call's write with ``replayed=True``.
         """
-        if hit is not None:
-            try:
-                self.update(hit.entry_id, phi, similarity=max(0.0, min(1.0, hit.similarity)), quality=quality)
-                return MemoryWrite("update", hit.entry_id, hit.similarity)
-            except EntryNotFoundError:
-                pass
-            except CorruptEntryError as e:
-                log.warning("%s; replacing it with the new φ", e)
-                self.update(hit.entry_id, phi, mode="replace", quality=quality)
-                return MemoryWrite("update", hit.entry_id, hit.similarity)
-        res = self.insert(key_text, phi, signature, quality=quality, embedding=embedding)
-        return MemoryWrite("insert", res.entry_id, None, res.evicted)
+        try:
+            if hit is not None:
+                try:
+                    self.update(hit.entry_id, phi, similarity=max(0.0, min(1.0, hit.similarity)), quality=quality,
+                                request_key=request_key)
+                    return MemoryWrite("update", hit.entry_id, hit.similarity)
+                except EntryNotFoundError:
+                    pass
+                except CorruptEntryError as e:
+                    log.warning("%s; replacing it with the new φ", e)
+                    self.update(hit.entry_id, phi, mode="replace", quality=quality, request_key=request_key)
+                    return MemoryWrite("update", hit.entry_id, hit.similarity)
+            res = self.insert(key_text, phi, signature, quality=quality, embedding=embedding, request_key=request_key)
+            return MemoryWrite("insert", res.entry_id, None, res.evicted)
+        except DuplicateWriteError as e:
+            sim = hit.similarity if hit is not None and e.action == "update" else None
+            return MemoryWrite(e.action, e.entry_id, sim, replayed=True)
 
     # --- read -------------------------------------------------------------------------------------
 
     def recall(self, key: str | np.ndarray, signature: Any, *, top_k: int | None = None,
                threshold: float | None = None) -> list[MemoryHit]:
         """Entries for the running model's ``signature`` whose key has cosine similarity ≥ threshold
-        to ``key`` (text, or its embedding), best first, at most ``top_k``."""
+        to ``key`` (text, or its embedding), best first, at most ``top_k``. Quarantined and unreadable
+        entries are left out. Takes no write lock."""
         k = self.top_k if top_k is None else int(top_k)
         thr = self.threshold if threshold is None else float(threshold)
         if k < 1:
@@ -506,11 +719,38 @@ class MemoryStore:
             row = rows.get(ids[i])
             if row is None:  # deleted by another process since this generation: not a hit
                 continue
-            hits.append(MemoryHit(entry_id=row.id, similarity=float(np.clip(sims[i], -1.0, 1.0)),
-                                  key_text=row.key_text, quality=row.quality, use_count=int(row.use_count),
-                                  signature_hash=row.signature_hash, created_at=row.created_at,
-                                  last_used_at=row.last_used_at))
+            try:
+                hits.append(MemoryHit(
+                    entry_id=row.id, similarity=float(np.clip(sims[i], -1.0, 1.0)), key_text=row.key_text,
+                    quality=None if row.quality is None else float(row.quality), use_count=int(row.use_count),
+                    signature_hash=row.signature_hash, created_at=_time(row.created_at, "created_at"),
+                    last_used_at=_time(row.last_used_at, "last_used_at", required=False)))
+            except (BadRowError, TypeError, ValueError) as e:
+                log.warning("memory entry %s skipped by recall: unreadable row (%s)", row.id, e)
         return hits
+
+    def recall_phi(self, key: str | np.ndarray, signature: Any, *, top_k: int | None = None,
+                   threshold: float | None = None) -> PhiRecall:
+        """Recall, then load the best hit whose φ passes every check (``check_stored_phi``) and count its use.
+
+        A hit whose φ is damaged or poisoned (NaN, wrong layout, …) is quarantined and passed over
+        with a note, as is one deleted meanwhile; with no usable hit the result holds no φ, and the
+        caller optimises fresh φ and puts the notes in its report.
+        """
+        notes: list[str] = []
+        for hit in self.recall(key, signature, top_k=top_k, threshold=threshold):
+            try:
+                data = self.load_phi(hit.entry_id)
+                self.record_use(hit.entry_id)
+            except EntryNotFoundError:
+                notes.append(f"memory entry {hit.entry_id} was removed before its φ was loaded")
+                continue
+            except CorruptEntryError as e:
+                self.quarantine(e.entry_id, e.problem)
+                notes.append(f"memory entry {e.entry_id} not used and quarantined: {e.problem}")
+                continue
+            return PhiRecall(hit, data, notes)
+        return PhiRecall(None, None, notes)
 
     def _current_index(self, s: Session) -> _KeyIndex:
         """The cached key matrix, brought up to the store's generation in the caller's transaction.
@@ -532,32 +772,52 @@ class MemoryStore:
             self._index = idx
             return idx
 
+    @staticmethod
+    def _entry(row: EntryRow) -> MemoryEntry:
+        """``_to_entry``, with an unreadable row as the CorruptEntryError of that entry."""
+        try:
+            return _to_entry(row)
+        except BadRowError as e:
+            raise CorruptEntryError(str(row.id), f"unreadable row: {e}") from None
+
     def get(self, entry_id: str) -> MemoryEntry:
         with self.session() as s:
             row = repo.get_entry(s, entry_id)
             if row is None:
                 raise EntryNotFoundError(f"no memory entry with id {entry_id!r}")
-            return _to_entry(row)
+            return self._entry(row)
 
-    def list_entries(self, order: repo.Order = "recent", limit: int | None = None,
-             signature: Any = None) -> list[MemoryEntry]:
-        """Entries, most recently used first by default (``order``: recent, uses, quality, created, lfu)."""
+    def scan(self, order: repo.Order = "recent", limit: int | None = None,
+             signature: Any = None) -> tuple[list[MemoryEntry], list[Problem]]:
+        """``list_entries``, plus the rows it skipped because they cannot be read."""
         sig_hash = phi_mod.canonical_signature(signature)[2] if signature is not None else None
         with self.session() as s:
-            return [_to_entry(r) for r in repo.list_entries(s, order, limit, sig_hash)]
+            return _entries(repo.list_entries(s, order, limit, sig_hash))
+
+    def list_entries(self, order: repo.Order = "recent", limit: int | None = None,
+                     signature: Any = None) -> list[MemoryEntry]:
+        """Entries, most recently used first by default (``order``: recent, uses, quality, created, lfu).
+
+        Unreadable rows are skipped with a warning (``scan`` returns them)."""
+        entries, bad = self.scan(order, limit, signature)
+        for p in bad:
+            log.warning("memory entry %s skipped: %s", p.entry_id, p.problem)
+        return entries
 
     def count(self) -> int:
         with self.session() as s:
             return repo.count_entries(s)
 
     def load_phi(self, entry_id: str) -> bytes:
-        """φ's safetensors bytes, checked against the stored checksum; CorruptEntryError if damaged."""
+        """φ's safetensors bytes, checked (checksum, layout against the entry's signature, finite values);
+        CorruptEntryError if it fails (``recall_phi`` then quarantines the entry)."""
         with self.session() as s:
             row = repo.get_entry(s, entry_id)
             if row is None:
                 raise EntryNotFoundError(f"no memory entry with id {entry_id!r}")
             data = repo.get_phi(s, entry_id)
-        return self._checked_phi(row, data)
+            sha, sig_hash = row.phi_sha256, row.signature_hash
+        return phi_mod.check_stored_phi(entry_id, data, sha, sig_hash)
 
     def load_phi_tensors(self, entry_id: str) -> dict[str, Any]:
         """φ as a dict of torch tensors (imports torch)."""
@@ -565,24 +825,11 @@ class MemoryStore:
 
         return load(self.load_phi(entry_id))
 
-    @staticmethod
-    def _checked_phi(row: EntryRow, data: bytes | None) -> bytes:
-        if data is None:
-            raise CorruptEntryError(row.id, "its φ blob is missing")
-        found = phi_mod.sha256(data)
-        if found != row.phi_sha256:
-            raise CorruptEntryError(row.id, f"φ checksum mismatch (stored sha256 {row.phi_sha256[:12]}…, "
-                                            f"found {found[:12]}…)")
-        try:
-            phi_mod.inspect_phi(data)
-        except ValueError as e:
-            raise CorruptEntryError(row.id, f"φ is not a valid safetensors file ({e})") from None
-        return data
-
     # --- maintenance ------------------------------------------------------------------------------
 
     def verify(self) -> list[Problem]:
-        """Check every entry (φ checksum and format, embedding, signature) and the store's totals."""
+        """Check every entry (readable row, φ checksum, layout and values, embedding, signature,
+        quarantine) and the store's totals. Reads only."""
         problems: list[Problem] = []
         with self.session() as s:
             meta = repo.get_meta(s)
@@ -595,21 +842,27 @@ class MemoryStore:
             for orphan in repo.orphan_phi_ids(s):
                 problems.append(Problem(orphan, "φ blob without an entry"))
             problems.extend(_KeyIndex.build(meta.generation, 0, repo.index_rows(s)).bad)
-            for row in repo.list_entries(s, "created"):
+            rows = repo.list_entries(s, "created")
+            readable, bad_rows = _entries(rows)
+            problems.extend(bad_rows)
+            for e in readable:
+                if e.problem is not None:
+                    problems.append(Problem(e.id, f"quarantined: {e.problem}"))
+                    continue
                 try:
-                    self._checked_phi(row, repo.get_phi(s, row.id))
-                except CorruptEntryError as e:
-                    problems.append(Problem(row.id, e.problem))
+                    phi_mod.check_stored_phi(e.id, repo.get_phi(s, e.id), e.phi_sha256, e.signature_hash)
+                except CorruptEntryError as err:
+                    problems.append(Problem(e.id, err.problem))
                 try:
-                    if phi_mod.canonical_signature(row.signature_json)[2] != row.signature_hash:
-                        problems.append(Problem(row.id, "adapter signature does not match its hash"))
-                except SignatureError as e:
-                    problems.append(Problem(row.id, str(e)))
+                    if phi_mod.canonical_signature(e.signature)[2] != e.signature_hash:
+                        problems.append(Problem(e.id, "adapter signature does not match its hash"))
+                except SignatureError as err:
+                    problems.append(Problem(e.id, str(err)))
         return problems
 
     def prune(self, capacity: int | None = None, *, invalid: bool = False, dry_run: bool = False) -> PruneResult:
         """Evict LFU entries down to ``capacity`` (default: the store's); ``invalid`` also removes entries
-        that fail ``verify``. ``dry_run`` only reports."""
+        that fail ``verify`` (unreadable rows, damaged or poisoned φ, quarantined). ``dry_run`` only reports."""
         cap = self.capacity if capacity is None else int(capacity)
         if cap < 0:
             raise ValueError(f"capacity must be >= 0, got {cap}")
@@ -636,13 +889,15 @@ class MemoryStore:
                     sig = json.loads(sig_json)
                     label = " ".join(str(sig[k]) for k in ("backend", "model_id", "rank") if k in sig) or sig_json
                 except (json.JSONDecodeError, TypeError):
-                    label = sig_json
+                    label = str(sig_json)
                 groups.append({"signature_hash": sig_hash, "label": label[:80], "entries": count})
             return MemoryStats(
                 url=mask_url(self.url), dialect=self.dialect, schema_version=meta.schema_version, entries=n,
                 capacity=self.capacity, phi_bytes=nbytes, total_uses=uses, generation=meta.generation,
                 inserted_total=meta.inserted_total, deleted_total=meta.deleted_total,
-                evicted_total=meta.evicted_total, signatures=groups, oldest=oldest, newest=newest,
+                evicted_total=meta.evicted_total, signatures=groups,
+                oldest=oldest if isinstance(oldest, datetime) else None,
+                newest=newest if isinstance(newest, datetime) else None,
             )
 
     def export_archive(self, path: str | Path) -> int:
@@ -651,11 +906,15 @@ class MemoryStore:
 
         return export_archive(self, Path(path))
 
-    def import_archive(self, path: str | Path, *, replace: bool = False) -> ImportResult:
-        """Read an export; everything is validated before anything is written (one transaction)."""
-        from ttom.memory.archive import import_archive
+    def import_archive(self, path: str | Path, *, replace: bool = False,
+                       max_phi_bytes: int | None = None) -> ImportResult:
+        """Read an export; everything is validated before anything is written (one transaction).
 
-        return import_archive(self, Path(path), replace=replace)
+        ``max_phi_bytes``: the most one φ member may expand to (default ``archive.MAX_PHI_BYTES``)."""
+        from ttom.memory.archive import MAX_PHI_BYTES, import_archive
+
+        return import_archive(self, Path(path), replace=replace,
+                              max_phi_bytes=MAX_PHI_BYTES if max_phi_bytes is None else max_phi_bytes)
 
 
 __all__ = ["MemoryStore", "SCHEMA_VERSION", "mask_url"]

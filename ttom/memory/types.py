@@ -28,6 +28,7 @@ class MemoryEntry:
     dim: int
     phi_nbytes: int
     phi_sha256: str
+    problem: str | None = None  # set when the entry failed a check on use: not recalled any more
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -76,9 +77,19 @@ class MemoryWrite:
     entry_id: str
     similarity: float | None
     evicted: list[str] = field(default_factory=list)
+    replayed: bool = False  # this request_key's write had been applied before: nothing was written now
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class PhiRecall:
+    """What ``MemoryStore.recall_phi`` found: the best usable hit and its φ, or none, and why."""
+
+    hit: MemoryHit | None
+    phi: bytes | None
+    notes: list[str] = field(default_factory=list)  # hits passed over (damaged, poisoned, vanished)
 
 
 @dataclass(frozen=True)
