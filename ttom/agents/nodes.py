@@ -276,16 +276,17 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
     elif not opts.memory or opts.tto.mode in ("fresh", "off"):
         recall["skipped"] = "memory off" if not opts.memory else f"tto mode {opts.tto.mode}"
     else:
-        store = _store(settings)
-        hits = store.recall(state["key"], signature)
-        if hits:
-            h = hits[0]
+        # a hit removed meanwhile, or whose φ fails its checks (quarantined), is passed over with a note
+        found = _store(settings).recall_phi(state["key"], signature)
+        if found.notes:
+            recall["notes"] = found.notes
+        if found.hit is not None:
+            h = found.hit
             path = Path(state["run_dir"]) / "memory_phi.safetensors"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(store.load_phi(h.entry_id))
-            store.record_use(h.entry_id)
-            recall = {"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
-                      "phi_path": str(path), "mode": opts.tto.mode or opts.memory_mode, "key_text": h.key_text}
+            path.write_bytes(found.phi)
+            recall.update({"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
+                           "phi_path": str(path), "mode": opts.tto.mode or opts.memory_mode, "key_text": h.key_text})
     _emit("memory", **{k: v for k, v in recall.items() if k != "phi_path"}, key=state["key"])
     return {"recall": recall, "signature": signature, "timings": _add_timing(state, memory=time.perf_counter() - start)}
 
@@ -383,6 +384,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     start = time.perf_counter()
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
               "similarity": recall.get("similarity"), "action": "none"}
+    if recall.get("notes"):
+        memory["notes"] = recall["notes"]  # hits passed over: removed meanwhile, or quarantined
     decision = state.get("decision")
     if not opts.memory:
         memory["reason"] = "memory off"
