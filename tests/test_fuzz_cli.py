@@ -106,3 +106,62 @@ def test_fuzz_generate_layout(change, raw, capsys, monkeypatch, tmp_path_factory
 def test_missing_arguments_are_usage_errors(args, capsys, monkeypatch):
     code, err = run_ttom(args, capsys, monkeypatch)
     assert code == 2 and "Traceback" not in err
+
+
+def _archive_mutations():
+    """A real one-entry archive's manifest with one field replaced by something hostile, or random bytes."""
+    hostile = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                        st.floats(allow_nan=True, allow_infinity=True), _text, st.lists(st.integers(), max_size=3),
+                        st.just("9999-12-31T23:59:59"), st.just("../../etc/passwd"))
+    fields = st.sampled_from(["format", "version", "exported_at", "entries", "id", "key_text", "signature",
+                              "use_count", "created_at", "last_used_at", "quality", "phi_sha256", "embedding",
+                              "phi", "extra"])
+    return st.tuples(fields, hostile)
+
+
+@pytest.fixture(scope="module")
+def real_archive(tmp_path_factory):
+    """An archive exported from a store holding one real φ (the tiny model's, as the engine writes it)."""
+    import os
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "memory"))
+    from memhelpers import SIG, make_phi  # noqa: E402
+
+    from ttom.memory import MemoryStore
+
+    folder = tmp_path_factory.mktemp("archive")
+    store = MemoryStore(f"sqlite:///{folder / 'm.sqlite'}")
+    store.insert("<object_0> moves left", make_phi(), SIG)
+    path = folder / "a.zip"
+    store.export_archive(path)
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(change=_archive_mutations(), raw=st.one_of(st.none(), st.binary(max_size=300)))
+def test_fuzz_memory_import(change, raw, real_archive, capsys, monkeypatch, tmp_path_factory):
+    """``ttom memory import`` of a damaged archive: one line and exit 2 (nothing stored), or a clean import."""
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("imp")
+    bad = folder / "bad.zip"
+    if raw is not None:
+        bad.write_bytes(raw)
+    else:
+        with zipfile.ZipFile(real_archive) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        manifest = json.loads(members["manifest.json"])
+        field, value = change
+        if field in ("format", "version", "exported_at", "entries", "extra"):
+            manifest[field] = value
+        else:
+            manifest["entries"][0][field] = value
+        members["manifest.json"] = json.dumps(manifest, allow_nan=True).encode()
+        with zipfile.ZipFile(bad, "w") as z:
+            for n, data in members.items():
+                z.writestr(n, data)
+    db = f"sqlite:///{folder / 'target.sqlite'}"
+    code, err = run_ttom(["memory", "--db", db, "import", str(bad)], capsys, monkeypatch)
+    assert_clear(code, err)
+    code2, _ = run_ttom(["memory", "--db", db, "ls"], capsys, monkeypatch)
+    assert code2 == 0
