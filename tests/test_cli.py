@@ -180,3 +180,14 @@ def test_a_prompt_with_nothing_drawable_is_refused_before_any_model_work(tmp_pat
     # a made-up word beside a known thing is still planned (the known thing is drawn)
     r = _ttom("plan", "a dog next to a flibbertigibbet", "--planner", "offline")
     assert r.returncode == 0 and '"dog"' in r.stdout
+
+
+def test_generate_prints_ttoms_progress_without_library_noise(tmp_path):
+    """No transformers 'Loading weights' bar, no ffmpeg warning: only ttom's own lines (issue 18)."""
+    env = {**__import__("os").environ, "TTOM_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
+    r = _ttom("generate", "a red circle moving right", "--model", "tiny-cogvideox", "--steps", "2", "--tto-steps", "1",
+              "--tto-iterations", "1", "--critic", "off", "--device", "cpu", "--out", str(tmp_path / "o"), env=env)
+    assert r.returncode in (0, 3), r.stderr
+    assert "plan (offline)" in r.stderr and "memory" in r.stderr
+    for noise in ("Loading weights", "pix_fmt", "libx264 @", "it/s]"):
+        assert noise not in r.stderr, (noise, r.stderr)

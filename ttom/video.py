@@ -48,8 +48,9 @@ def write_video(frames: np.ndarray, path: str | Path, fps: int = 8) -> Path:
         ph, pw = h % 2, w % 2
         if ph or pw:
             frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+        # pixelformat= (not a -pix_fmt output parameter, which ffmpeg then sees twice and warns about)
         iio.imwrite(path, frames, extension=".mp4", fps=fps, codec="libx264", macro_block_size=1,
-                    output_params=["-pix_fmt", "yuv420p", "-crf", "12"])
+                    pixelformat="yuv420p", output_params=["-crf", "12"])
     else:
         raise ValueError(f"unsupported video suffix {path.suffix!r}; use .mp4 or .gif")
     return path
