@@ -116,9 +116,11 @@ def check_critic(opts: RunOptions, layout: Layout, judge: Any = None) -> None:
     try:
         resolve_backend(opts.critic, layout)  # builds (and caches) the grounder: its weights load now
     except (WeightsNotFoundError, ImportError) as e:
-        raise ConfigError(f"the critic {opts.critic!r} cannot run: {e} Run without it (--critic off; options.critic "
-                          "'off'), use --critic shapes for shapes-world scenes, or make its weights available "
-                          "locally.") from None
+        # the grounder's own hint names `ttom critic`'s options (--detector ...), which a run does not have
+        why = str(e).split(" Pass a local folder")[0].split(": pass --")[0].rstrip(". ")
+        raise ConfigError(f"the critic {opts.critic!r} cannot run: {why}. Run without a critic (--critic off; "
+                          "options.critic 'off'), use --critic shapes for shapes-world scenes, or put the weights in "
+                          "the local Hugging Face cache.") from None
 
 
 # ----- plan, validate, repair, approve ------------------------------------------------------------
