@@ -8,7 +8,14 @@ import os
 import signal
 import sys
 
-from conftest import FAST, LOOP_JUDGE, LOOP_OPTIONS, PROMPT, TWO_OBJECTS, ScriptedJudge  # tests/agent is on sys.path
+from conftest import (  # tests/agent is on sys.path
+    FAST,
+    LOOP_JUDGE,
+    LOOP_OPTIONS,
+    PROMPT,
+    TWO_OBJECTS,
+    ScriptedJudge,
+)
 
 from ttom.agents.run import run_agent
 
