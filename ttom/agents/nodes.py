@@ -24,8 +24,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
-from ttom.agents.rounds import Knobs, round_seed
 from ttom.agents.state import AgentContext, AgentState, RunOptions
+from ttom.critic.rounds import Knobs, round_seed
 from ttom.errors import ConfigError
 from ttom.layout import Layout
 from ttom.planning.errors import PlannerError
@@ -353,7 +353,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
                                  recalled=(recall.get("mode"), recall.get("phi_path")) if recall else None)
     phi = Path(phi_path).read_bytes() if phi_path else None
     cfg = tto_config(backend, opts, mode)
-    if nxt.get("knobs"):  # a re-optimisation round: the escalation policy's knobs (ttom.agents.rounds)
+    if nxt.get("knobs"):  # a re-optimisation round: the escalation policy's knobs (ttom.critic.rounds)
         cfg = dataclasses.replace(cfg, **Knobs.from_dict(nxt["knobs"]).overrides())
     seed = round_seed(opts.seed, k)
     d = backend.defaults.video
@@ -420,10 +420,10 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
 
 
 def reoptimize(state: AgentState) -> dict[str, Any]:
-    """Send the layout back for another round that changes what failed (``ttom.agents.rounds``): fresh noise,
+    """Send the layout back for another round that changes what failed (``ttom.critic.rounds``): fresh noise,
     the critic's targets weighted up in the loss, an escalated optimisation, warm-started from the best φ* so
     far for this layout."""
-    from ttom.agents.rounds import best_round, next_knobs
+    from ttom.critic.rounds import best_round, next_knobs
 
     gen, critic = state["generation"], state.get("critic") or {}
     same_layout = [h for h in state.get("history", []) if h.get("repairs", 0) == state.get("repairs", 0)]
@@ -452,7 +452,7 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     - no critic judged (``critic`` off, or ``auto`` without a detector for the scene): memorized as
       before, quality unknown (the request chose to run without a judge).
     """
-    from ttom.agents.rounds import best_round
+    from ttom.critic.rounds import best_round
 
     opts, recall = _options(state), state.get("recall") or {}
     best = best_round(state.get("history", [])) or {**state["generation"], "decision": state.get("decision")}
@@ -495,7 +495,7 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
 def write_report(state: AgentState) -> dict[str, Any]:
     """The best round's outputs in the run folder, and report.json with whether it was accepted and every
     round's history."""
-    from ttom.agents.rounds import best_round
+    from ttom.critic.rounds import best_round
 
     history = state.get("history", [])
     best = best_round(history)

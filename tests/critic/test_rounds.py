@@ -1,10 +1,10 @@
-"""The critic loop's policy (ttom.agents.rounds): each rule on its own, pure functions, no model."""
+"""The critic loop's policy (ttom.critic.rounds): each rule on its own, pure functions, no model."""
 
 from __future__ import annotations
 
 import pytest
 
-from ttom.agents.rounds import (
+from ttom.critic.rounds import (
     MAX_LR_FACTOR,
     MAX_WEIGHT,
     Knobs,

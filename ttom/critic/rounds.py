@@ -1,7 +1,8 @@
 """The critic loop's policy: each round's seed, what a re-optimisation round changes, which round is delivered.
 
 Pure functions of JSON-able data (the state's round history and the critic's targets), so the
-graph's nodes stay wiring and every rule has its own test (tests/agent/test_rounds.py).
+graph's nodes stay wiring and every rule has its own test (tests/critic/test_rounds.py). It lives
+with the critic, below ``bench`` and ``agents``, so the graph and ``ttom bench loop`` share it.
 
 A re-optimisation round must change what failed, not repeat it (ARCHITECTURE.md, the graph):
 
