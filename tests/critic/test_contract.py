@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ttom.critic.critique import CriticReport, critique
-from ttom.shapes import world as w
 from ttom.critic.grounders import available_backends, get_grounder
 from ttom.critic.grounders.base import Grounding, VideoGrounder, queries_from_layout
+from ttom.shapes import world as w
 
 # image_size 256 for the sam2 package's random-weight hiera-tiny (RoPE sizes follow: 256 / 16)
 SAM2_TINY = ["++model.image_size=256", "++model.memory_attention.layer.self_attention.feat_sizes=[16,16]",

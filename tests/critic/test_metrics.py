@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ttom.layout import Keyframe, Layout, LayoutObject, static_object
-from ttom.critic.grounders.base import Grounding, Track, box_iou, keyframe_indices, mask_box
 from ttom.critic.config import CriticConfig
+from ttom.critic.grounders.base import Grounding, Track, box_iou, keyframe_indices, mask_box
 from ttom.critic.metrics import (
     compbench_frame_score,
     direction_ok,
@@ -15,6 +14,7 @@ from ttom.critic.metrics import (
     relation_holds,
     score_video,
 )
+from ttom.layout import Keyframe, Layout, LayoutObject, static_object
 
 
 def test_box_iou_hand_cases():

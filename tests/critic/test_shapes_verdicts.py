@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from ttom.critic.critique import critique
-from ttom.layout import Keyframe, Layout, LayoutObject
-from ttom.shapes import world as w
 from ttom.critic.grounders.base import queries_from_layout
 from ttom.critic.grounders.shapes import ShapesGrounder, label_components
+from ttom.layout import Keyframe, Layout, LayoutObject
+from ttom.shapes import world as w
 
 
 def _scene(category: str, seed: int = 0) -> Layout:

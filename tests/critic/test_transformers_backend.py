@@ -8,8 +8,6 @@ import importlib.util
 import numpy as np
 import pytest
 
-from ttom.errors import TtomError, WeightsNotFoundError
-from ttom.shapes import world as w
 from ttom.critic.grounders.base import queries_from_layout
 from ttom.critic.grounders.hf import (
     GroundingDinoDetector,
@@ -18,6 +16,8 @@ from ttom.critic.grounders.hf import (
     check_torchvision,
 )
 from ttom.critic.grounders.pipeline import Prompt
+from ttom.errors import TtomError, WeightsNotFoundError
+from ttom.shapes import world as w
 
 
 def _video(category="relation", frames=6, size=40):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttom.shapes import world as w
 from ttom.critic.prompt_facts import parse_prompt_facts
+from ttom.shapes import world as w
 
 
 def test_phrase_parsing():

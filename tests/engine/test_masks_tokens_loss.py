@@ -3,12 +3,12 @@ import math
 import pytest
 import torch
 
-from ttom.minilm import load_minilm
 from ttom.engine.loss import alignment_loss, jsd, normalize_maps
 from ttom.engine.masks import box_mask, gaussian_box, layout_targets
 from ttom.engine.tokens import object_token_groups, token_positions
 from ttom.errors import TtomError
 from ttom.layout import Layout, static_object
+from ttom.minilm import load_minilm
 
 
 def test_gaussian_is_centred_with_quarter_side_sigma():

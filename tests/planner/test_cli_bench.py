@@ -9,11 +9,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from ttom.planning.plan import plan
 from ttom.bench.planner import DEFAULT_DATA, judge_motion, judge_numeracy, judge_spatial, run_benchmark
 from ttom.cli import app
 from ttom.errors import ConfigError
 from ttom.layout import Layout, load_layouts, static_object
+from ttom.planning.plan import plan
 from ttom.prompts import load_prompt
 
 runner = CliRunner()

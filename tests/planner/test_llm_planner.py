@@ -10,10 +10,10 @@ import pytest
 
 from tests.planner.conftest import layout_json, obj
 from tests.planner.llm_server import Reply, completion, error
+from ttom.config import Settings
 from ttom.planning.errors import LLMOutputError, LLMServerError, LLMUnreachableError
 from ttom.planning.llm import LLMPlanner
 from ttom.planning.plan import plan
-from ttom.config import Settings
 
 DOG = layout_json([obj(0, "dog", [0.1, 0.4, 0.4, 0.8], [0.6, 0.4, 0.9, 0.8])], enriched="A brown dog runs right.")
 

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from ttom.planning.errors import PlannerError
 from ttom.geometry import centre, iou, relation_holds
+from ttom.planning.errors import PlannerError
 from ttom.planning.lexicon import singularize
 from ttom.planning.offline import plan_offline
 from ttom.planning.parse import analyze

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from ttom.layout import Keyframe, Layout, LayoutObject, static_object
 from ttom.planning.abstraction import abstract, direction_tokens
-from ttom.planning.offline import plan_offline
-from ttom.planning.offline import repair_offline
+from ttom.planning.offline import plan_offline, repair_offline
 from ttom.planning.plan import repair
 from ttom.planning.validate import validate
-from ttom.layout import Keyframe, Layout, LayoutObject, static_object
 
 
 def moving(i: int, name: str, a: list[float], b: list[float]) -> LayoutObject:

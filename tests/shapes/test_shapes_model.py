@@ -40,8 +40,8 @@ def test_training_features_equal_the_backend_prompt_encoding(backend):
                                               ("a blue circle and a yellow triangle", ["a blue circle", "a yellow triangle"])])
 def test_the_trained_model_draws_what_the_caption_names(backend, caption, phrases):
     from ttom.critic.critique import critique
-    from ttom.planning.plan import plan
     from ttom.engine.tto import TTOConfig, generate
+    from ttom.planning.plan import plan
 
     layout = plan(caption, planner="offline").layout
     frames = generate(backend, layout, TTOConfig(mode="off"), seed=0).frames
