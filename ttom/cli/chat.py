@@ -47,6 +47,6 @@ def chat(
         typer.echo(json.dumps({"turn": turn, "video": result.values.get("video"),
                                "report": result.values.get("report_path"),
                                "objects": [o["phrase"] for o in result.values.get("current_layout", {}).get("objects", [])],
-                               "decision": result.values.get("decision")}))
+                               "decision": result.values.get("decision"), "accepted": result.values.get("accepted")}))
 
 
