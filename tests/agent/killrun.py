@@ -1,22 +1,38 @@
-"""Run the agent graph and SIGKILL this process once the critique node has started (after generate's checkpoint).
+"""Run the agent graph and SIGKILL this process at a chosen point.
 
-    python killrun.py THREAD OUT_DIR
+    python killrun.py THREAD OUT_DIR          # once the critique node has started (after generate's checkpoint)
+    python killrun.py THREAD OUT_DIR loop     # in the critic loop: inside round 2's generate node
 """
 
 import os
 import signal
 import sys
 
-from conftest import FAST, PROMPT, TWO_OBJECTS  # tests/agent is on sys.path (the script's folder)
+from conftest import (  # tests/agent is on sys.path
+    FAST,
+    LOOP_JUDGE,
+    LOOP_OPTIONS,
+    PROMPT,
+    TWO_OBJECTS,
+    ScriptedJudge,
+)
 
 from ttom.agents.run import run_agent
 
+loop = len(sys.argv) > 3 and sys.argv[3] == "loop"
+
 
 def on_event(e):
-    if e["event"] == "critic":  # emitted inside the critique node: generate_video is checkpointed by now
+    if loop and e["event"] == "generate" and e["round"] == 2:  # rounds 1's generate, critique, reoptimize are on disk
+        os.kill(os.getpid(), signal.SIGKILL)
+    if not loop and e["event"] == "critic":  # emitted inside the critique node: generate_video is checkpointed by now
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-run_agent(PROMPT, layout=TWO_OBJECTS, thread_id=sys.argv[1],
-          options={**FAST, "critic": "off", "out_dir": sys.argv[2]}, on_event=on_event)
+if loop:
+    run_agent(PROMPT, layout=TWO_OBJECTS, thread_id=sys.argv[1], critic=ScriptedJudge(TWO_OBJECTS, **LOOP_JUDGE),
+              options={**FAST, **LOOP_OPTIONS, "out_dir": sys.argv[2]}, on_event=on_event)
+else:
+    run_agent(PROMPT, layout=TWO_OBJECTS, thread_id=sys.argv[1],
+              options={**FAST, "critic": "off", "out_dir": sys.argv[2]}, on_event=on_event)
 sys.exit(3)  # not reached

@@ -83,18 +83,19 @@ def test_critic_sends_it_back_to_reoptimise_then_accepts(tmp_path, opts, two_obj
     assert report["memory"]["action"] == "insert"
 
 
-def test_round_budget_spent_memorizes_the_best_effort_with_its_quality(tmp_path, opts, two_objects):
+def test_round_budget_spent_memorizes_nothing_by_default(tmp_path, opts, two_objects):
     judge = ScriptedJudge(two_objects, found_in=set())
     thresholds = {"absent_rounds_for_repair": 5}
     run = run_agent(PROMPT, layout=two_objects, critic=judge,
                     options={**opts, "max_rounds": 2, "critic_thresholds": thresholds, "out_dir": str(tmp_path)})
     report = run.report
     assert report["rounds"] == 2 and report["critic"]["decision"] == "reoptimize"
-    assert report["memory"]["action"] == "insert"
+    assert report["accepted"] is False and run.values["accepted"] is False
+    assert report["memory"]["action"] == "none" and report["memory"]["accepted"] is False
+    assert "accepted no round" in report["memory"]["reason"]
     from ttom.memory import MemoryStore
 
-    entry = MemoryStore(settings=None).get(report["memory"]["entry_id"])
-    assert entry.quality == report["critic"]["miou"]
+    assert MemoryStore(settings=None).count() == 0
 
 
 def test_an_invalid_layout_is_repaired_before_generation(tmp_path, opts, two_objects):
@@ -119,7 +120,13 @@ def test_a_layout_the_critic_calls_wrong_is_repaired_and_regenerated(tmp_path, o
                              "out_dir": str(tmp_path)}, keep_events=True)
     decisions = [h["decision"] for h in run.report["history"]]
     assert decisions[:2] == ["reoptimize", "repair"], decisions
-    assert "enlarged" in _events(run, "repair")[0]["how"] and run.report["repairs"] == 1
+    how = _events(run, "repair")[0]["how"]
+    assert "offline-fix of absent" in how and run.report["repairs"] == 1
+    # the objects never found got larger boxes for round 3, which the critic accepted
+    before, after = Layout.parse(two_objects), Layout.parse(run.report["layout"])
+    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+    assert area(after.objects[1].keyframes[0].box) > 1.2 * area(before.objects[1].keyframes[0].box)
+    assert run.report["accepted"] is True and run.report["delivered_round"] == 3
 
 
 @pytest.mark.parametrize("resume", ["approve", "edit", "reject"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import anyio
+import pytest
 from typer.testing import CliRunner
 
 from ttom.cli import app
@@ -85,6 +86,7 @@ def test_mcp_server_submit_status_result(tmp_path):
             assert st["progress"] == 1.0
             res = (await c.call_tool("job_result", {"job_id": job})).structured_content
             assert res["video"].endswith("video.mp4") and res["memory"]["action"] == "insert"
+            assert res["accepted"] is None and "Not judged" in res["summary"]  # critic off
             missing = await c.call_tool("job_status", {"job_id": "nope"})
             assert missing.is_error and "no job 'nope'" in missing.content[0].text
             seen = []
@@ -164,3 +166,54 @@ def test_chat_ctrl_c_cancels_the_turn_and_keeps_the_conversation(tmp_path):
     assert "turn cancelled" in err
     turns = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     assert [t["turn"] for t in turns] == [2] and turns[0]["objects"] == ["a cat"]
+
+
+def test_generate_exits_3_when_the_critic_accepts_no_round_and_says_so(tmp_path):
+    # the tiny model draws noise: the shapes critic finds no red circle or blue square in it
+    prompt = "a red circle to the left of a blue square"
+    result = runner.invoke(app, ["generate", prompt, *FAST_ARGS, "--critic", "shapes", "--max-rounds", "1",
+                                 "--memorize-rejected", "--out", str(tmp_path)])
+    assert result.exit_code == 3, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["accepted"] is False and report["critic"]["decision"] in ("reoptimize", "repair")
+    assert "NOT accepted" in result.output and "exit code 3" in result.output
+    if report["critic"]["decision"] == "reoptimize":  # a sound layout's best effort, kept as asked
+        assert report["memory"]["action"] == "insert" and report["memory"]["pool"] == "best_effort"
+    assert "--memorize-rejected" in runner.invoke(app, ["generate", "--help"]).output
+    assert "3 = no round was accepted" in " ".join(runner.invoke(app, ["generate", "--help"]).output.split())
+
+
+def test_a_critic_that_cannot_run_is_refused_before_any_generation(tmp_path):
+    from ttom.critic.grounders.hf import DEFAULT_DETECTOR
+    from ttom.errors import ConfigError
+
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(DEFAULT_DETECTOR, "config.json"), str):
+            pytest.skip(f"{DEFAULT_DETECTOR} is in the local cache here")
+    except ImportError:
+        pass
+    result = runner.invoke(app, ["generate", PROMPT, *FAST_ARGS, "--critic", "transformers", "--out", str(tmp_path)])
+    assert isinstance(result.exception, ConfigError), result.output
+    msg = str(result.exception)
+    assert "--critic off" in msg and "--critic shapes" in msg and "--detector" not in msg  # options generate has
+    assert not (tmp_path / "rounds").exists() and not (tmp_path / "video.mp4").exists()  # no GPU work done
+
+
+def test_the_tool_tells_the_calling_model_whether_the_video_was_accepted(tmp_path):
+    from ttom.tools.agent_tool import make_video_tool
+
+    from .conftest import TWO_OBJECTS, ScriptedJudge
+
+    base = {"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": {"steps": 1, "iterations": 1},
+            "max_rounds": 1, "planner": "offline"}
+    from ttom.planning.plan import plan
+
+    planned = plan(PROMPT, planner="offline").layout.to_dict()
+    no = make_video_tool({**base, "out_dir": str(tmp_path / "a")}, critic=ScriptedJudge(TWO_OBJECTS, found_in=set()))
+    msg = no.invoke({"type": "tool_call", "id": "1", "name": "generate_video", "args": {"prompt": PROMPT}})
+    assert "NOT ACCEPTED" in msg.content and "best attempt" in msg.content and msg.artifact["accepted"] is False
+    yes = make_video_tool({**base, "out_dir": str(tmp_path / "b")}, critic=ScriptedJudge(planned))
+    msg = yes.invoke({"type": "tool_call", "id": "2", "name": "generate_video", "args": {"prompt": PROMPT}})
+    assert "ACCEPTED by the critic" in msg.content and "NOT" not in msg.content and msg.artifact["accepted"] is True

@@ -13,7 +13,7 @@ import pytest
 
 from ttom.agents.run import run_agent
 
-from .conftest import PROMPT, TWO_OBJECTS
+from .conftest import LOOP_JUDGE, PROMPT, TWO_OBJECTS, ScriptedJudge
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -38,6 +38,29 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_without_regenerating(tmp_
     report = run.report
     assert report["rounds"] == 1 and report["tto"]["mode"] == "fresh" and report["memory"]["action"] == "insert"
     assert (out / "video.mp4").exists()
+
+
+def test_a_loop_killed_mid_way_resumes_and_delivers_the_best_round(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}
+    proc = subprocess.run([sys.executable, str(HERE / "killrun.py"), "t-loop", str(out), "loop"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    first = out / "rounds" / "1" / "video.mp4"
+    assert first.exists() and not (out / "report.json").exists()
+    mtime = first.stat().st_mtime_ns
+
+    # the judge of the resumed process has judged one round already (round 1, before the kill)
+    run = run_agent(thread_id="t-loop", resume=True, keep_events=True,
+                    critic=ScriptedJudge(TWO_OBJECTS, **LOOP_JUDGE, first_call=1))
+    gens = [e for e in run.events if e["event"] == "generate"]
+    assert [g["round"] for g in gens] == [2, 3] and [g["seed"] for g in gens] == [1, 2]  # round 1 not redone
+    assert gens[0]["object_weights"] == {"0": 2.0, "1": 2.0}  # round 1's reoptimize decision survived the kill
+    assert first.stat().st_mtime_ns == mtime
+    report = run.report
+    assert [h["round"] for h in report["history"]] == [1, 2, 3] and [h["seed"] for h in report["history"]] == [0, 1, 2]
+    assert report["delivered_round"] == 1 and report["accepted"] is False
+    assert (out / "video.mp4").read_bytes() == first.read_bytes()
 
 
 def _pg_reachable() -> str | None:

@@ -109,3 +109,19 @@ def test_irregular_plurals_find_the_prompts_own_word(backends, model, prompt, wo
     assert pos and [ids[i] for i in pos] == expected
     assert object_token_groups(tok, prompt, ids, [word, word])[word] == pos
 
+
+def test_weighted_loss_is_the_weighted_mean_of_the_names_terms():
+    g = torch.Generator().manual_seed(0)
+    targets = normalize_maps(torch.rand(2, 3, 4, 4, generator=g))
+    maps = [torch.rand(2, 3, 4, 4, generator=g), torch.rand(2, 3, 4, 4, generator=g)]
+    present = torch.tensor([[True, True, False], [True, True, True]])
+    plain = alignment_loss(maps, targets, present)
+    assert float(alignment_loss(maps, targets, present, torch.ones(2))) == pytest.approx(float(plain), rel=1e-6)
+    per = [torch.stack([jsd(normalize_maps(m), targets)[i][present[i]] for m in maps]) for i in range(2)]
+    w = torch.tensor([3.0, 0.5])
+    expected = (3.0 * per[0].sum() + 0.5 * per[1].sum()) / (3.0 * per[0].numel() + 0.5 * per[1].numel())
+    assert float(alignment_loss(maps, targets, present, w)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(alignment_loss(maps, targets, present, torch.tensor([1.0, 0.0]))) == pytest.approx(
+        float(per[0].mean()), rel=1e-6)
+    with pytest.raises(ValueError, match="all zero"):
+        alignment_loss(maps, targets, present, torch.zeros(2))

@@ -262,3 +262,30 @@ def test_phi_is_fp32_but_computed_in_the_model_dtype(backends):
     peft_default = _saved_bytes(projections)
     assert abs(float(out.detach()) - float(reference.detach())) <= 2e-2 * abs(float(reference.detach())) + 1e-1
     assert mixed * 4 <= peft_default  # one shared bf16 input instead of four fp32 copies
+
+
+def test_object_weights_weight_each_objects_term_in_the_real_models_loss(backends, layout):
+    backend = backends["tiny-cogvideox"]
+    spec, latents, t, cond, extra = _inputs(backend, layout)
+
+    def loss(weights):
+        session = TTOSession(backend, layout, spec, TTOConfig(mode="fresh", rank=4, object_weights=weights), None)
+        try:
+            with torch.no_grad():
+                return float(session.loss(latents, t, cond, extra))
+        finally:
+            session.close()
+
+    plain, car, dog = loss(None), loss({0: 1.0, 1: 0.0}), loss({"0": 0.0, "1": 1.0})  # keys as JSON state has them
+    assert car != pytest.approx(dog, rel=1e-3)  # two different terms, or the test below proves nothing
+    assert loss({0: 1.0, 1: 1.0}) == pytest.approx(plain, rel=1e-6)
+    # both objects are present in every latent frame, so the weighted mean is (3·car + dog) / 4
+    assert loss({0: 3.0}) == pytest.approx((3 * car + dog) / 4, rel=1e-5)
+    with pytest.raises(ConfigError, match="objects \\[7\\]"):
+        loss({7: 2.0})
+    with pytest.raises(ConfigError, match=">= 0"):
+        TTOConfig(object_weights={0: -1.0})
+    # through generate: the weights reach the TTO loop (same noise, same φ init, another objective)
+    a = generate(backend, layout, TTOConfig(steps=1, iterations=2, rank=4), steps=2)
+    b = generate(backend, layout, TTOConfig(steps=1, iterations=2, rank=4, object_weights={1: 0.0}), steps=2)
+    assert a.losses[0][0] != pytest.approx(b.losses[0][0], rel=1e-4)

@@ -11,6 +11,7 @@ Progress goes to LangGraph's custom stream (``get_stream_writer``) as dicts with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -23,8 +24,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from ttom.agents.state import AgentContext, AgentState, RunOptions, check_options
+from ttom.critic.rounds import Knobs, round_seed
 from ttom.errors import ConfigError
-from ttom.layout import Keyframe, Layout
+from ttom.layout import Layout
 from ttom.planning.errors import PlannerError
 
 # files of a round that make up the request's result (copied to the run folder when it ends)
@@ -102,6 +104,24 @@ def check_model(name: str) -> None:
     raise ConfigError(f"unknown model {name!r}: use one of {available_models()} or a folder with model_index.json")
 
 
+def check_critic(opts: RunOptions, layout: Layout, judge: Any = None) -> None:
+    """A critic named by the request that cannot run is an error now, before any GPU work, naming the options
+    that work. (``auto`` falls back to no critic, with the reason in the report.)"""
+    if judge is not None or opts.critic in ("off", "auto"):
+        return
+    from ttom.critic.critique import resolve_backend
+    from ttom.errors import WeightsNotFoundError
+
+    try:
+        resolve_backend(opts.critic, layout)  # builds (and caches) the grounder: its weights load now
+    except (WeightsNotFoundError, ImportError) as e:
+        # the grounder's own hint names `ttom critic`'s options (--detector ...), which a run does not have
+        why = str(e).split(" Pass a local folder")[0].split(": pass --")[0].rstrip(". ")
+        raise ConfigError(f"the critic {opts.critic!r} cannot run: {why}. Run without a critic (--critic off; "
+                          "options.critic 'off'), use --critic shapes for shapes-world scenes, or put the weights in "
+                          "the local Hugging Face cache.") from None
+
+
 # ----- plan, validate, repair, approve ------------------------------------------------------------
 def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """A layout for the request: the given one, an edit of the thread's previous one, or a new plan."""
@@ -138,6 +158,7 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     if not layout.objects:
         raise PlannerError(f"no objects found in {layout.prompt!r} ({info['planner']} planner): name what the video "
                            "should show, e.g. 'a dog runs to the left'")
+    check_critic(opts, layout, runtime.context.critic if runtime.context is not None else None)
     info["seconds"] = round(time.perf_counter() - start, 3)
     n = int(state.get("requests", 0)) + 1
     if opts.out_dir:
@@ -152,7 +173,8 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     return {
         "options": opts.model_dump(), "scene_prompt": layout.prompt, "current_layout": layout.to_dict(),
         "plan": info, "repairs": 0, "repair_reason": None, "round": 0, "next_tto": None, "recall": {},
-        "generation": {}, "critic": None, "critic_history": [], "decision": None, "memory": {},
+        "generation": {}, "critic": None, "critic_history": [], "history": [], "decision": None, "accepted": None,
+        "memory": {},
         "timings": {"plan": info["seconds"]}, "run_dir": str(run_dir), "requests": n, "layout": None,
     }
 
@@ -188,21 +210,27 @@ def validate_layout(state: AgentState) -> dict[str, Any]:
 
 
 def repair_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Fix the layout: the validator's findings (LLM, then offline), or the critic's (enlarge what was not drawn)."""
-    from ttom.planning.plan import repair
+    """Fix the layout: the validator's findings (LLM, then offline), or the critic's (``repair_from_critic``:
+    the LLM given the findings, then the offline fix of each: a relation, a direction, a count, an object never
+    found)."""
+    from ttom.planning.plan import repair, repair_from_critic
     from ttom.planning.validate import validate
 
-    opts, layout = _options(state), _layout(state)
+    opts, layout, settings = _options(state), _layout(state), _settings(runtime)
     start = time.perf_counter()
     if state.get("repair_reason") == "critic":
-        targets = {t["id"] for t in (state.get("critic") or {}).get("targets", [])}
-        layout = _enlarge(layout, targets or {o.id for o in layout.objects})
-        how = f"critic: enlarged objects {sorted(targets)} x1.25"
+        issues = critic_issues(state.get("critic") or {})
+        result = repair_from_critic(layout, issues, planner=opts.planner, settings=settings)
+        layout = result.layout
+        how = (f"critic: {result.planner} of {', '.join(sorted({i.kind for i in issues}))} "
+               f"(objects {sorted({k for i in issues for k in i.object_ids})})")
+        if result.notes:
+            how += f"; {'; '.join(result.notes)}"
         if not validate(layout, state["scene_prompt"]).ok:
-            layout = repair(layout, planner=opts.planner, settings=_settings(runtime)).layout
+            layout = repair(layout, planner=opts.planner, settings=settings).layout
     else:
         result = repair(layout, validate(layout, state["scene_prompt"]), planner=opts.planner,
-                        settings=_settings(runtime), max_tries=2)
+                        settings=settings, max_tries=2)
         layout, how = result.layout, f"validator: {result.planner} repair"
     n = state.get("repairs", 0) + 1
     _emit("repair", repairs=n, how=how)
@@ -210,12 +238,16 @@ def repair_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
             "timings": _add_timing(state, plan=time.perf_counter() - start)}
 
 
-def _enlarge(layout: Layout, ids: set[int], f: float = 1.25) -> Layout:
-    from ttom.planning.edits import scale_box
+def critic_issues(critic: dict[str, Any]) -> list:
+    """The critic's layout findings (``LayoutIssue``s); from its targets when the summary has none (a
+    checkpoint written before the findings were reported: an object never found gets a larger box)."""
+    from ttom.planning.fixes import LayoutIssue
 
-    objs = [o.model_copy(update={"keyframes": [Keyframe(t=k.t, box=scale_box(k.box, f)) for k in o.keyframes]})
-            if o.id in ids else o for o in layout.objects]
-    return layout.model_copy(update={"objects": objs})
+    issues = [LayoutIssue.model_validate(i) for i in critic.get("layout_issues") or []]
+    if not issues:
+        issues = [LayoutIssue(kind="absent", object_ids=[t["id"]], message=f"{t['name']} (id {t['id']}): "
+                              f"{', '.join(t.get('issues', []))}") for t in critic.get("targets", [])]
+    return issues
 
 
 def approve_layout(state: AgentState) -> dict[str, Any]:
@@ -263,6 +295,13 @@ def adapter_signature(model: str, opts: RunOptions) -> dict[str, Any]:
     return expected_signature(card, tto_config(card, opts))
 
 
+def best_effort_signature(signature: dict[str, Any] | None) -> dict[str, Any]:
+    """The memory signature of a φ* the critic did not accept: a pool of its own, so that a recall for the
+    accepted pool never finds it (and so never skips optimisation with it). The memory store has no field
+    for "accepted"; the signature is the store's own matching key, so the mark lives there."""
+    return {**(signature or {}), "best_effort": True}
+
+
 def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Look for φ learned on a similar scene; on a hit, write it to the run folder for generate."""
     opts, settings = _options(state), _settings(runtime)
@@ -276,17 +315,27 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
     elif not opts.memory or opts.tto.mode in ("fresh", "off"):
         recall["skipped"] = "memory off" if not opts.memory else f"tto mode {opts.tto.mode}"
     else:
-        # a hit removed meanwhile, or whose φ fails its checks (quarantined), is passed over with a note
-        found = _store(settings).recall_phi(state["key"], signature)
-        if found.notes:
-            recall["notes"] = found.notes
+        # the accepted pool first; a best effort the critic never accepted may warm-start, never skip. A hit
+        # removed meanwhile, or whose φ fails its checks (quarantined), is passed over with a note.
+        store, notes = _store(settings), []
+        found, pool = store.recall_phi(state["key"], signature), "accepted"
+        notes += found.notes
+        if found.hit is None:
+            found, pool = store.recall_phi(state["key"], best_effort_signature(signature)), "best_effort"
+            notes += found.notes
+        if notes:
+            recall["notes"] = notes
         if found.hit is not None:
             h = found.hit
             path = Path(state["run_dir"]) / "memory_phi.safetensors"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(found.phi)
+            mode = opts.tto.mode or opts.memory_mode
+            if pool == "best_effort" and mode == "skip":
+                mode = "warm"
             recall.update({"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
-                           "phi_path": str(path), "mode": opts.tto.mode or opts.memory_mode, "key_text": h.key_text})
+                           "phi_path": str(path), "mode": mode, "key_text": h.key_text, "pool": pool,
+                           "quality": h.quality})
     _emit("memory", **{k: v for k, v in recall.items() if k != "phi_path"}, key=state["key"])
     return {"recall": recall, "signature": signature, "timings": _add_timing(state, memory=time.perf_counter() - start)}
 
@@ -310,20 +359,28 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
                                  recalled=(recall.get("mode"), recall.get("phi_path")) if recall else None)
     phi = Path(phi_path).read_bytes() if phi_path else None
     cfg = tto_config(backend, opts, mode)
+    if nxt.get("knobs"):  # a re-optimisation round: the escalation policy's knobs (ttom.critic.rounds)
+        cfg = dataclasses.replace(cfg, **Knobs.from_dict(nxt["knobs"]).overrides())
+    seed = round_seed(opts.seed, k)
     d = backend.defaults.video
     spec = VideoSpec(num_frames=opts.frames or d.num_frames, height=opts.height or d.height,
                      width=opts.width or d.width, fps=d.fps)
     steps = opts.steps or backend.defaults.steps
     writer = get_stream_writer()
     n_tto = min(cfg.steps, steps) * cfg.iterations if mode in ("fresh", "warm") else 0
-    writer({"event": "generate", "round": k, "mode": mode, "steps": steps, "tto_steps": min(cfg.steps, steps),
-            "tto_iterations": cfg.iterations, "tto_total": n_tto})
-    result = generate(backend, layout, cfg, spec=spec, steps=steps, guidance_scale=opts.guidance, seed=opts.seed,
+    knobs = Knobs(steps=cfg.steps, iterations=cfg.iterations, lr=cfg.lr, loss_threshold=cfg.loss_threshold,
+                  phi_steps=cfg.steps if cfg.phi_steps is None else cfg.phi_steps,
+                  object_weights={int(i): float(w) for i, w in (cfg.object_weights or {}).items()})
+    writer({"event": "generate", "round": k, "mode": mode, "seed": seed, "steps": steps,
+            "tto_steps": min(cfg.steps, steps), "tto_iterations": cfg.iterations, "tto_total": n_tto,
+            "object_weights": knobs.to_dict()["object_weights"]})
+    result = generate(backend, layout, cfg, spec=spec, steps=steps, guidance_scale=opts.guidance, seed=seed,
                       phi=phi, progress=lambda e: writer({**e, "round": k}))
     write_outputs(out, result, layout, opts.model or settings.model)
     np.save(out / "frames.npy", result.frames)  # lossless, for the critic (read back with allow_pickle=False)
     gen = {"round": k, "dir": str(out), "frames": str(out / "frames.npy"), "video": str(out / "video.mp4"),
-           "mode": mode, "tto": result.tto_report(), "signature": result.signature,
+           "mode": mode, "seed": seed, "knobs": knobs.to_dict(), "denoise_steps": steps,
+           "tto": result.tto_report(), "signature": result.signature,
            "phi_path": str(out / "pytorch_lora_weights.safetensors") if result.phi else None}
     t = result.timings
     return {"round": k, "next_tto": None, "generation": gen,
@@ -358,76 +415,129 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
                        "reasons": [f"no critic available for this scene: {e}"]}
     _emit("critic", round=state["round"], decision=summary["decision"], miou=summary.get("miou"),
           reasons=summary["reasons"])
+    entry = {"round": state["round"], "decision": summary["decision"], "miou": summary.get("miou"),
+             "reasons": summary["reasons"], "seed": gen.get("seed"), "mode": gen.get("mode"), "knobs": gen.get("knobs"),
+             "repairs": state.get("repairs", 0), "dir": gen["dir"], "video": gen["video"], "phi_path": gen.get("phi_path"),
+             "signature": gen.get("signature")}
     return {"critic": summary, "critic_history": [*state.get("critic_history", []), summary],
+            "history": [*state.get("history", []), entry],
             "decision": summary["decision"], "repair_reason": "critic" if summary["decision"] == "repair" else None,
             "timings": _add_timing(state, critic=time.perf_counter() - start)}
 
 
 def reoptimize(state: AgentState) -> dict[str, Any]:
-    """Send φ* back for more optimisation: the next round warm-starts from this round's φ*."""
-    gen = state["generation"]
-    nxt = {"mode": "warm", "phi_path": gen["phi_path"]} if gen.get("phi_path") else {"mode": "fresh"}
-    _emit("reoptimize", round=state["round"] + 1, mode=nxt["mode"],
-          targets=[t["name"] for t in (state.get("critic") or {}).get("targets", [])])
+    """Send the layout back for another round that changes what failed (``ttom.critic.rounds``): fresh noise,
+    the critic's targets weighted up in the loss, an escalated optimisation, warm-started from the best φ* so
+    far for this layout."""
+    from ttom.critic.rounds import best_round, next_knobs
+
+    gen, critic = state["generation"], state.get("critic") or {}
+    same_layout = [h for h in state.get("history", []) if h.get("repairs", 0) == state.get("repairs", 0)]
+    start_from = best_round([h for h in same_layout if h.get("phi_path")])
+    nxt: dict[str, Any] = ({"mode": "warm", "phi_path": start_from["phi_path"], "from_round": start_from["round"]}
+                           if start_from else {"mode": "fresh"})
+    if gen.get("knobs"):
+        first = next((h for h in same_layout if h.get("knobs")), gen)
+        knobs = next_knobs(critic.get("targets", []), Knobs.from_dict(gen["knobs"]), Knobs.from_dict(first["knobs"]),
+                           losses=(gen.get("tto") or {}).get("losses", []), denoise_steps=gen["denoise_steps"])
+        nxt["knobs"] = knobs.to_dict()
+    _emit("reoptimize", round=state["round"] + 1, mode=nxt["mode"], from_round=nxt.get("from_round"),
+          targets=[t["name"] for t in critic.get("targets", [])], knobs=nxt.get("knobs"))
     return {"next_tto": nxt}
 
 
 # ----- memorize, report --------------------------------------------------------------------------
 def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Write φ* to memory (update the recalled entry, or insert) once accepted or the round budget is spent.
+    """Write the delivered round's φ* to memory: only when the critic accepted it, by default.
 
-    As ARCHITECTURE.md's graph: a φ* the critic never accepted is still the best effort for a sound
-    layout, and a later similar request starts from it; its quality (the critic's mIoU) is stored
-    with it. A layout the critic wanted repaired is not memorized.
+    - accepted: update the recalled entry (when it came from the accepted pool) or insert, with the
+      critic's mIoU as its quality;
+    - not accepted: not memorized, unless ``options.memorize_rejected``: then the best effort goes to
+      a separate pool (``best_effort_signature``) with its score, which recall only ever uses to
+      warm-start; a layout the critic wanted repaired is never memorized;
+    - no critic judged (``critic`` off, or ``auto`` without a detector for the scene): memorized as
+      before, quality unknown (the request chose to run without a judge).
     """
-    opts, gen, recall = _options(state), state["generation"], state.get("recall") or {}
+    from ttom.critic.rounds import best_round
+
+    opts, recall = _options(state), state.get("recall") or {}
+    best = best_round(state.get("history", [])) or {**state["generation"], "decision": state.get("decision")}
     start = time.perf_counter()
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
               "similarity": recall.get("similarity"), "action": "none"}
     if recall.get("notes"):
         memory["notes"] = recall["notes"]  # hits passed over: removed meanwhile, or quarantined
-    decision = state.get("decision")
+    decision = best.get("decision")
+    accepted = {"accept": True, "reoptimize": False, "repair": False}.get(str(decision))
+    memory["accepted"] = accepted
+    best_effort = accepted is False and opts.memorize_rejected and decision != "repair"
     if not opts.memory:
         memory["reason"] = "memory off"
-    elif not gen.get("phi_path"):
+    elif not best.get("phi_path"):
         memory["reason"] = "no φ (TTO off)"
     elif decision == "repair":
-        memory["reason"] = "the critic asked for a layout repair and the budget is spent: φ* not memorized"
+        memory["reason"] = "the critic found the layout wrong and the budget is spent: φ* not memorized"
+    elif accepted is False and not best_effort:
+        memory["reason"] = ("the critic accepted no round: φ* not memorized (options.memorize_rejected / "
+                            "--memorize-rejected stores the best effort for warm starts)")
     else:
         from ttom.memory.types import RecallRef
 
-        critic = state.get("critic") or {}
-        hit = RecallRef(recall["entry_id"], recall["similarity"]) if recall.get("hit") else None
-        write = _store(_settings(runtime)).memorize(state["key"], Path(gen["phi_path"]).read_bytes(),
-                                                    gen.get("signature"), quality=critic.get("miou"), hit=hit,
-                                                    request_key=f"{_thread_id()}:{state.get('requests', 0)}:{state['round']}")
-        memory.update(entry_id=write.entry_id, action=write.action, evicted=write.evicted)
+        pool = "best_effort" if best_effort else "accepted"
+        phi = Path(best["phi_path"]).read_bytes()
+        signature = best.get("signature") or state["generation"].get("signature")
+        if best_effort:  # the mark travels with φ itself too (its metadata), where the store checks it
+            from ttom.engine.adapters import stamp_phi
+
+            signature = best_effort_signature(signature)
+            phi = stamp_phi(phi, best_effort=True)
+        same_pool = recall.get("hit") and recall.get("pool", "accepted") == pool
+        hit = RecallRef(recall["entry_id"], recall["similarity"]) if same_pool else None
+        write = _store(_settings(runtime)).memorize(
+            state["key"], phi, signature, quality=best.get("miou"), hit=hit,
+            request_key=f"{_thread_id()}:{state.get('requests', 0)}:{state['round']}")  # a resumed run writes once
+        memory.update(entry_id=write.entry_id, action=write.action, evicted=write.evicted, pool=pool,
+                      round=best.get("round"))
     _emit("memorize", **memory)
-    return {"memory": memory, "timings": _add_timing(state, memory=time.perf_counter() - start)}
+    return {"memory": memory, "accepted": accepted, "timings": _add_timing(state, memory=time.perf_counter() - start)}
 
 
 def write_report(state: AgentState) -> dict[str, Any]:
-    """The final round's outputs in the run folder, and report.json with the memory and critic parts."""
+    """The best round's outputs in the run folder, and report.json with whether it was accepted and every
+    round's history."""
+    from ttom.critic.rounds import best_round
+
+    history = state.get("history", [])
+    best = best_round(history)
     gen, run = state["generation"], Path(state["run_dir"])
-    src = Path(gen["dir"])
+    src = Path(best["dir"]) if best else Path(gen["dir"])
+    critic = state.get("critic")
+    if best is not None:
+        critic = (state.get("critic_history") or [None] * len(history))[history.index(best)] or critic
     for name in RESULT_FILES:
         if (src / name).exists():
             shutil.copy2(src / name, run / name)
         elif (run / name).exists():
             (run / name).unlink()  # left from an earlier request in the same folder
     report = json.loads((src / "report.json").read_text(encoding="utf-8"))
+    accepted = state.get("accepted")
     report.update(
-        request=state.get("plan", {}).get("request"), memory=state.get("memory"), critic=state.get("critic"),
-        rounds=state["round"], timings=state.get("timings", {}), thread_id=_thread_id(),
+        request=state.get("plan", {}).get("request"), accepted=accepted, memory=state.get("memory"), critic=critic,
+        rounds=state["round"], delivered_round=best["round"] if best else state["round"],
+        timings=state.get("timings", {}), thread_id=_thread_id(),
         plan={k: v for k, v in state.get("plan", {}).items() if k != "request"},
         validation=state.get("validation"), repairs=state.get("repairs", 0),
-        history=[{"round": i + 1, "decision": c.get("decision"), "miou": c.get("miou")}
-                 for i, c in enumerate(state.get("critic_history", []))],
+        history=[{"round": h["round"], "score": h.get("miou"), "decision": h.get("decision"),
+                  "reasons": h.get("reasons", []), "seed": h.get("seed"), "mode": h.get("mode"),
+                  "knobs": h.get("knobs"), "layout_repairs": h.get("repairs", 0), "video": h.get("video")}
+                 for h in history],
     )
     path = run / "report.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    _emit("report", path=str(path), video=str(run / "video.mp4"))
-    return {"report_path": str(path), "video": str(run / "video.mp4")}
+    _emit("report", path=str(path), video=str(run / "video.mp4"), accepted=accepted,
+          delivered_round=report["delivered_round"])
+    return {"report_path": str(path), "video": str(run / "video.mp4"),
+            "current_layout": report.get("layout") or state["current_layout"]}
 
 
 # ----- routers ------------------------------------------------------------------------------------

@@ -150,7 +150,10 @@ class ProgressView:
             colour = {"accept": "green", "reoptimize": "yellow", "repair": "yellow"}.get(e["decision"], "dim")
             say(f"critic r{e['round']}: [{colour}]{e['decision']}[/]{miou}" + (f" — {e['reasons'][0]}" if e["reasons"] else ""))
         elif kind == "reoptimize":
-            say(f"re-optimise → round {e['round']} ({e['mode']})")
+            k = e.get("knobs") or {}
+            more = (f": seed +1, TTO {k['steps']} steps × {k['iterations']} iterations, lr {k['lr']:.2g}, "
+                    f"weights {k['object_weights'] or 'none'}") if k else ""
+            say(f"re-optimise → round {e['round']} ({e['mode']}{' from round ' + str(e['from_round']) if e.get('from_round') else ''}){more}")
         elif kind == "memorize":
             say(f"memory: {e['action']}" + (f" {e['entry_id'][:8]}" if e.get("entry_id") else "")
                 + (f" ({e['reason']})" if e.get("reason") else ""))

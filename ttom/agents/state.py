@@ -76,8 +76,13 @@ class RunOptions(BaseModel):
     phi: str | None = Field(None, description="start from φ in this safetensors file (instead of memory)")
     planner: Literal["auto", "offline", "llm"] = "auto"
     memory: bool = Field(True, description="recall φ from the parameter memory and memorize the accepted φ*")
+    memorize_rejected: bool = Field(
+        False, description="also memorize the best round's φ* when the critic accepted none (with its score, in a "
+                           "separate best-effort pool that is only ever used to warm-start, never to skip TTO)")
     memory_mode: Literal["skip", "warm"] = Field("skip", description="on a memory hit: load φ (skip) or continue it")
-    max_rounds: int = Field(3, ge=1, le=20, description="at most this many generations (first + re-optimisations)")
+    max_rounds: int = Field(3, ge=1, le=20, description="at most this many generations (first + re-optimisations "
+                                                         "and regenerations after a layout repair); round k uses "
+                                                         "seed + k - 1")
     max_repairs: int = Field(2, ge=0, le=20, description="at most this many layout repairs per request")
     approve: bool = Field(False, description="pause for a human to approve or edit the layout before the GPU work")
     critic: Literal["auto", "shapes", "transformers", "sam2", "off"] = "auto"
@@ -128,7 +133,9 @@ class AgentState(AgentInput, total=False):
     generation: dict[str, Any]  # the latest round: dir, frames, video, phi_path, tto report, timings
     critic: dict[str, Any] | None  # the latest critic summary (report.json's critic part)
     critic_history: list[dict[str, Any]]  # every round's critic summary, oldest first
+    history: list[dict[str, Any]]  # every round: decision, miou, reasons, seed, mode, knobs, dir, video, φ path
     decision: str | None
+    accepted: bool | None  # set at the end: the delivered round was accepted (None: no critic judged)
     # --- results
     memory: dict[str, Any]  # report.json's memory part
     timings: dict[str, float]
@@ -145,6 +152,7 @@ class AgentOutput(TypedDict, total=False):
     report_path: str
     run_dir: str
     decision: str | None
+    accepted: bool | None
     critic: dict[str, Any] | None
     memory: dict[str, Any]
     round: int

@@ -47,7 +47,7 @@ def _register() -> None:
     app.command("probe")(probe.probe)
     app.add_typer(memory.app, name="memory")
     app.add_typer(serve.app, name="serve")
-    for name in ("planner", "memory", "shapes", "gpu"):
+    for name in ("planner", "memory", "shapes", "loop", "gpu"):
         bench_app.command(name)(getattr(bench, f"bench_{name}"))
     app.add_typer(bench_app, name="bench")
 

@@ -1,4 +1,4 @@
-"""``ttom bench``: planner, memory, shapes, gpu; each prints a table and records it in docs/benchmarks.md."""
+"""``ttom bench``: planner, memory, shapes, loop, gpu; each prints a table and records it in docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -95,6 +95,59 @@ def bench_shapes(
                 + markdown_table(pheaders, prows) + "\n\n"
                 + "\n".join(f"![{p.stem}](img/{p.name})" for p in pngs))
         write_section("shapes", "Shapes model: TTO and memory end to end", body)
+
+
+def bench_loop(
+    per_category: int = typer.Option(2, "--per-category", "-n", help="Prompts per category (the issue's comparison: "
+                                     ">= 20, i.e. >= 100 prompts; CPU-hours)."),
+    seed: int = typer.Option(0, "--seed"),
+    split: str = typer.Option("test", "--split", help="Prompt set: dev, test or all (as ttom bench shapes)."),
+    conditions: str = typer.Option("tto,best3,loop", "--conditions", help="Which of tto,best3,loop to run."),
+    max_rounds: int = typer.Option(3, "--max-rounds", min=1, help="The loop's round budget (best3 always spends 3)."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the model's; fewer only to "
+                              "check the benchmark runs)."),
+    device: str = typer.Option("cpu", "--device"),
+    samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
+    from_samples: Path = typer.Option(None, "--from-samples", help="Generate nothing: tabulate an earlier run's "
+                                      "--samples (nothing recorded)."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """The critic loop against best-of-3 reseeding judged by the same critic, and one TTO round, on the shapes
+    model: success, layout mIoU, seconds and videos per prompt, paired sign tests."""
+    from rich.console import Console
+
+    from ttom.bench import loop
+    from ttom.bench.report import markdown_table, write_section
+
+    console = Console()
+    if from_samples:
+        try:
+            bench = loop.load(from_samples)
+        except (OSError, ValueError, TypeError) as e:
+            from ttom.errors import ConfigError
+
+            raise ConfigError(f"{from_samples}: not a samples file written by ttom bench loop --samples ({e})") from None
+    else:
+        bench = loop.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds,
+                         device=device, progress=lambda m: console.print(m, highlight=False), split=split,
+                         steps=steps)
+        if samples:
+            loop.save(bench, samples)
+    headers, rows = loop.table(bench)
+    pheaders, prows = loop.paired_table(bench)
+    for title, hs, rs in (("shapes model: one TTO round vs best of 3 seeds vs the critic loop", headers, rows),
+                          ("paired: +prompts won −prompts lost (sign-test p)", pheaders, prows)):
+        print_table(console, title, hs, rs)
+    if from_samples or no_record:
+        return
+    n = len({(s.category, s.prompt) for s in bench.samples})
+    body = (f"Prompts: {split} split, seed {seed}, {per_category} per category ({n} prompts); the loop's budget "
+            f"{max_rounds} rounds, best3 three seeds, both judged by the shapes critic.\n\n"
+            + markdown_table(headers, rows) + "\n\n"
+            + "Paired, prompt by prompt: +prompts where the second condition succeeded (or had the higher mIoU) and "
+            "the first did not, −the reverse; p is the two-sided exact sign test on those discordant prompts.\n\n"
+            + markdown_table(pheaders, prows))
+    write_section("loop", "Shapes model: the critic loop against best-of-3 reseeding", body)
 
 
 def bench_gpu(

@@ -53,6 +53,6 @@ def chat(
             v = result.values
             typer.echo(json.dumps({"turn": turn, "video": v.get("video"), "report": v.get("report_path"),
                                    "objects": [o["phrase"] for o in v.get("current_layout", {}).get("objects", [])],
-                                   "decision": v.get("decision")}))
+                                   "decision": v.get("decision"), "accepted": v.get("accepted")}))
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from ttom.cli.options import run_options
-from ttom.cli.run import make_console, print_summary, run_with_progress
+from ttom.cli.run import exit_code, make_console, print_summary, run_with_progress
 
 
 @run_options
@@ -22,7 +22,12 @@ def generate(
     options: dict[str, Any] | None = None,
 ) -> None:
     """Plan, optimise, generate, critique, remember: the whole agent. Writes video.mp4, video.gif, overlay.png,
-    report.json (and φ*) in --out."""
+    report.json (and φ*) of the best round in --out.
+
+    Exit codes: 0 = delivered and accepted by the critic (or not judged: --critic off); 2 = bad input, nothing
+    generated; 3 = no round was accepted by the critic (the best round is still delivered; report.json has
+    "accepted": false and every round's history).
+    """
     from ttom.errors import ConfigError
     from ttom.layout import Layout
 
@@ -32,7 +37,7 @@ def generate(
             raise ConfigError("--resume needs --thread ID (the id printed by the stopped run)")
         result = run_with_progress(console, thread_id=thread, resume=True)
         print_summary(console, result)
-        return
+        raise typer.Exit(exit_code(result))
     if not prompt or not prompt.strip():
         raise ConfigError("the prompt is empty; give a sentence describing the scene")
     if out.exists() and not out.is_dir():
@@ -47,5 +52,6 @@ def generate(
     result = run_with_progress(console, prompt=layout["prompt"] if layout else prompt, layout=layout,
                   options={**options, "out_dir": str(out)}, thread_id=thread)
     print_summary(console, result)
+    raise typer.Exit(exit_code(result))
 
 

@@ -100,6 +100,10 @@ _RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "planner": (Annotated[PlannerName | None, typer.Option("--planner",
                                                    help="Layout planner (auto: the LLM when TTOM_LLM_BASE_URL is set).")], None),
     "no_memory": (Annotated[bool, typer.Option("--no-memory", help="Neither recall φ from memory nor memorize φ*.")], False),
+    "memorize_rejected": (Annotated[bool, typer.Option(
+        "--memorize-rejected", help="When the critic accepts no round, still memorize the best round's φ* (with its "
+                                    "score, marked best-effort: later requests may warm-start from it, never skip "
+                                    "optimisation with it).")], False),
     "memory_mode": (Annotated[MemoryMode | None, typer.Option("--memory-mode",
                                                        help="On a memory hit: skip (load φ) or warm (continue it).")], None),
     "max_rounds": (Annotated[int | None, typer.Option("--max-rounds", min=1,
@@ -118,6 +122,7 @@ def to_run_options(values: dict[str, Any]) -> dict[str, Any]:
     out = {k: values[k] for k in ("model", "seed", "steps", "guidance", "frames", "height", "width", "device", "dtype",
                                   "planner", "memory_mode", "max_rounds", "critic")}
     out.update(memory=False if values["no_memory"] else None, approve=values["approve"] or None,
+               memorize_rejected=values["memorize_rejected"] or None,
                phi=str(values["phi"]) if values["phi"] else None, tto={k: v for k, v in tto.items() if v is not None})
     return {k: v for k, v in out.items() if v is not None and v != {}}
 

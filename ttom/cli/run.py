@@ -9,6 +9,12 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+# ``ttom generate`` exit codes (README's commands table, ``ttom generate --help``): 0 = a video was
+# delivered and accepted by the critic (or no critic judged it: --critic off, or auto without a
+# detector for the scene); 2 = bad input or a setting that cannot work (nothing generated);
+# 3 = videos were generated but the critic accepted none: the best round is delivered anyway.
+EXIT_NOT_ACCEPTED = 3
+
 
 def make_console():
     from rich.console import Console
@@ -62,5 +68,26 @@ def print_summary(console, result) -> None:
         console.print(f"TTO ({tto['mode']}): loss {first:.4f} → {last:.4f}, {tto['seconds']:.1f} s")
     console.print(f"rounds {report.get('rounds')}, critic {critic.get('decision')}, memory {memory.get('action')}"
                   f"{' (hit)' if memory.get('hit') else ''}; thread {result.thread_id}", markup=False)
+    console.print(verdict(report))
+
+
+def verdict(report: dict[str, Any]) -> str:
+    """One line: whether the delivered video was accepted, and which round it is."""
+    critic, accepted = report.get("critic") or {}, report.get("accepted")
+    k, n = report.get("delivered_round", report.get("rounds")), report.get("rounds")
+    score = f", mIoU {critic['miou']:.2f}" if critic.get("miou") is not None else ""
+    if accepted is True:
+        return f"[green]accepted[/] by the critic: round {k} of {n}{score}"
+    if accepted is False:
+        why = escape((critic.get("reasons") or [""])[0])  # data: never markup
+        return (f"[red]NOT accepted[/] by the critic after {n} round(s); delivered the best, round {k} "
+                f"({critic.get('decision')}{score}){': ' + why if why else ''} (exit code {EXIT_NOT_ACCEPTED})")
+    return "not judged: no critic ran (" + escape("; ".join(critic.get("reasons") or ["critic off"])) + ")"
+
+
+def exit_code(result) -> int:
+    """``EXIT_NOT_ACCEPTED`` when the critic judged the run and accepted no round, else 0."""
+    report = result.report or {}
+    return EXIT_NOT_ACCEPTED if result.interrupt is None and report.get("accepted") is False else 0
 
 

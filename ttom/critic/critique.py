@@ -15,7 +15,7 @@ import numpy as np
 from ttom.critic.config import CriticConfig
 from ttom.critic.grounders.base import VideoGrounder, queries_from_layout
 from ttom.critic.metrics import save_overlay, score_video
-from ttom.critic.policy import CriticReport, Decision, Target, decide
+from ttom.critic.policy import CriticReport, Decision, Target, decide, layout_issues
 from ttom.layout import Layout
 
 __all__ = ["CriticConfig", "CriticReport", "Decision", "Target", "critique", "critique_file", "decide",
@@ -72,13 +72,14 @@ def critique(
     grounding = grounder.ground(frames, queries_from_layout(lay))
     scores = score_video(lay, grounding, cfg)
     decision, reasons, targets = decide(scores, cfg, history)
+    issues = layout_issues(scores, cfg, history) if decision == "repair" else []
     if overlay_path is not None:
         save_overlay(overlay_path, frames, lay, grounding, scores)
     prov = dict(grounding.provenance)
     prov["thresholds"] = cfg.model_dump()
     return CriticReport(
         backend=grounding.backend, decision=decision, reasons=reasons, miou=scores.miou, objects=scores.objects,
-        counts_ok=scores.counts_ok, relations_ok=scores.relations_ok, targets=targets,
+        counts_ok=scores.counts_ok, relations_ok=scores.relations_ok, targets=targets, layout_issues=issues,
         count_score=scores.count_score, counts=scores.counts, relations=scores.relations,
         unmatched_instances=scores.unmatched_instances, provenance=prov,
     )

@@ -11,7 +11,9 @@ Three decisions (ARCHITECTURE.md, the graph):
 
 Every reason cites the score and the threshold it was compared with. ``decide`` is the policy
 alone (a pure function of the scores and the earlier rounds); ``ttom.critic.critique`` finds the
-objects and scores them.
+objects and scores them. ``layout_issues`` gives a repair's reasons in the form the planner acts
+on (``ttom.planning.fixes.LayoutIssue``: which relation, direction or count to fix, or which
+object to give a larger box); ``round_rank`` orders rounds for the loop's "deliver the best".
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ttom.critic.metrics import (
     direction_name,
     frame_ranges,
 )
+from ttom.planning.fixes import LayoutIssue
 
 Decision = Literal["accept", "reoptimize", "repair"]
 
@@ -53,6 +56,8 @@ class CriticReport(BaseModel):
     counts_ok: bool
     relations_ok: bool
     targets: list[Target] = Field(default_factory=list, description="for reoptimize/repair: objects and frames")
+    layout_issues: list[LayoutIssue] = Field(default_factory=list,
+                                             description="for repair: what is wrong with the layout, for the planner")
     count_score: float = 1.0
     counts: list[CountScore] = Field(default_factory=list)
     relations: list[RelationScore] = Field(default_factory=list)
@@ -67,6 +72,7 @@ class CriticReport(BaseModel):
             "objects": [o.model_dump(include={"id", "name", "miou", "present", "direction_ok"}) for o in self.objects],
             "counts_ok": self.counts_ok, "relations_ok": self.relations_ok,
             "targets": [t.model_dump() for t in self.targets],
+            "layout_issues": [i.model_dump(exclude_none=True) for i in self.layout_issues],
         }
 
 
@@ -106,32 +112,13 @@ def decide(
     all_frames = lambda o: [f for f, v in enumerate(o.ious) if v is not None]  # noqa: E731
 
     # 1. The layout against its prompt, and objects the model never draws: repair.
-    repair: list[str] = []
-    for r in scores.relations:
-        if r.layout_frac < cfg.min_relation_frac:
-            a, b = names[r.subject], names[r.object]
-            repair.append(
-                f"the layout does not put {_label(a)} {r.words} {_label(b)} as the prompt says: the planned boxes "
-                f"satisfy it in {r.layout_frac:.0%} of frames (< {cfg.min_relation_frac:.0%})")
-            target(a, all_frames(a), "relation")
-    for o in scores.objects:
-        if o.layout_direction_ok is False:
-            planned = direction_name(o.planned_motion, cfg.min_motion)
-            repair.append(f"the layout moves {_label(o)} {planned} {tuple(o.planned_motion)}, "
-                          f"but the prompt says it moves {o.prompt_direction}")
-            target(o, all_frames(o), "direction")
-    for c in scores.counts:
-        if c.prompt is not None and c.prompt != c.planned:
-            repair.append(f"the prompt asks for {c.prompt} × '{c.phrase}' but the layout plans {c.planned}")
-    for o in scores.objects:
-        if o.present == 0:
-            rounds = 1 + _absent_rounds(o.id, history)
-            if rounds >= cfg.absent_rounds_for_repair:
-                repair.append(f"{_label(o)} was found in no frame for {rounds} rounds "
-                              f"(>= {cfg.absent_rounds_for_repair}): the model cannot draw it there; change the layout")
-                target(o, all_frames(o), "absent")
-    if repair:
-        return "repair", repair, list(targets.values())
+    issues = layout_issues(scores, cfg, history)
+    if issues:
+        for i in issues:
+            for k in (i.object_ids if i.kind != "relation" else i.object_ids[:1]):
+                if k in names:
+                    target(names[k], all_frames(names[k]), i.kind)
+        return "repair", [i.message for i in issues], list(targets.values())
 
     # 2. The video against the layout: re-optimise.
     reasons: list[str] = []
@@ -184,6 +171,58 @@ def decide(
         f">= {cfg.min_presence:.0%} of its frames with mIoU >= {cfg.min_object_miou:.2f}, directions ok, "
         f"count score {scores.count_score:.2f}, relations ok"
     ], []
+
+
+def layout_issues(
+    scores: VideoScores,
+    config: CriticConfig | None = None,
+    history: Sequence[CriticReport | dict[str, Any]] = (),
+) -> list[LayoutIssue]:
+    """What makes the layout wrong: it contradicts its prompt, or an object was not found for
+    ``absent_rounds_for_repair`` rounds in a row. Empty when the layout is sound."""
+    cfg = config or CriticConfig()
+    names = {o.id: o for o in scores.objects}
+    out: list[LayoutIssue] = []
+    for r in scores.relations:
+        if r.layout_frac < cfg.min_relation_frac:
+            a, b = names[r.subject], names[r.object]
+            out.append(LayoutIssue(
+                kind="relation", object_ids=[a.id, b.id], relation=r.relation,
+                message=f"the layout does not put {_label(a)} {r.words} {_label(b)} as the prompt says: the planned "
+                        f"boxes satisfy it in {r.layout_frac:.0%} of frames (< {cfg.min_relation_frac:.0%})"))
+    for o in scores.objects:
+        if o.layout_direction_ok is False:
+            planned = direction_name(o.planned_motion, cfg.min_motion)
+            out.append(LayoutIssue(
+                kind="direction", object_ids=[o.id], direction=o.prompt_direction,
+                message=f"the layout moves {_label(o)} {planned} {tuple(o.planned_motion)}, "
+                        f"but the prompt says it moves {o.prompt_direction}"))
+    for c in scores.counts:
+        if c.prompt is not None and c.prompt != c.planned:
+            ids = [o.id for o in scores.objects if o.phrase == c.phrase]
+            out.append(LayoutIssue(
+                kind="count", object_ids=ids, count=c.prompt, phrase=c.phrase,
+                message=f"the prompt asks for {c.prompt} × '{c.phrase}' but the layout plans {c.planned}"))
+    for o in scores.objects:
+        if o.present == 0:
+            rounds = 1 + _absent_rounds(o.id, history)
+            if rounds >= cfg.absent_rounds_for_repair:
+                out.append(LayoutIssue(
+                    kind="absent", object_ids=[o.id],
+                    message=f"{_label(o)} was found in no frame for {rounds} rounds (>= {cfg.absent_rounds_for_repair})"
+                            ": the model cannot draw it there; change the layout"))
+    return out
+
+
+RANKS = {"accept": 3, "reoptimize": 2, "repair": 1}
+
+
+def round_rank(summary: dict[str, Any] | None) -> tuple[int, float]:
+    """How a round's critic summary ranks among the request's rounds, higher is better: accepted rounds
+    first, then rounds whose layout was sound (reoptimize), then rounds with a wrong layout (repair),
+    then unjudged ones; within a decision, the video's mIoU."""
+    s = summary or {}
+    return RANKS.get(str(s.get("decision")), 0), float(s.get("miou") or 0.0)
 
 
 def _count_text(found: list[int], frames: list[int]) -> str:

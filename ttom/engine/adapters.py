@@ -189,6 +189,19 @@ def export_phi(transformer: torch.nn.Module, signature: Signature) -> bytes:
     return save(phi_state_dict(transformer), metadata=metadata)
 
 
+def stamp_phi(data: bytes, **fields) -> bytes:
+    """φ with ``fields`` added to the signature in its metadata (e.g. ``best_effort=True``); loading ignores
+    them, a memory store matching signatures sees them. Tensors and the rest of the metadata are kept."""
+    from safetensors.torch import save
+
+    tensors, sig = read_phi(data)
+    header_len = int.from_bytes(bytes(data[:8]), "little")
+    metadata = dict(json.loads(bytes(data[8:8 + header_len])).get("__metadata__", {}))
+    metadata[SIGNATURE_KEY] = json.dumps({**json.loads(metadata[SIGNATURE_KEY]), **fields}, sort_keys=True,
+                                         separators=(",", ":"))
+    return save(tensors, metadata=metadata)
+
+
 def read_phi(data: bytes) -> tuple[dict[str, torch.Tensor], Signature]:
     """Parse φ bytes into tensors and signature; PhiFormatError when they are not a ttom φ."""
     from safetensors.torch import load

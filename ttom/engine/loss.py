@@ -5,6 +5,10 @@ JSD(Ā_{ℓ,g,f} ‖ B̄_{g,f}) with natural logarithms, where Ā is the attenti
 the frame's cells and B̄ the layout target (masks.py). Frames where an object is absent are left
 out of the mean (the official code keeps them as a constant ½·ln 2 with no gradient, which only
 shifts the early-stop threshold).
+
+Optional per-name weights w_g turn the mean into a weighted mean, Σ w_g·JSD / Σ w_g over the same
+terms: the critic loop puts more weight on the objects a round failed to place (all weights 1 is
+the plain mean above).
 """
 
 from __future__ import annotations
@@ -28,17 +32,24 @@ def jsd(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return 0.5 * (kl_pm.sum(dim=(-2, -1)) + kl_qm.sum(dim=(-2, -1)))
 
 
-def alignment_loss(maps: list[torch.Tensor], targets: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Mean JSD over layers, names and present frames.
+def alignment_loss(maps: list[torch.Tensor], targets: torch.Tensor, present: torch.Tensor,
+                   weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean JSD over layers, names and present frames (weighted by name when ``weights`` is given).
 
-    maps: one (G, F, H, W) attention map per supervised layer; targets (G, F, H, W); present (G, F).
+    maps: one (G, F, H, W) attention map per supervised layer; targets (G, F, H, W); present (G, F);
+    weights: (G,) non-negative, None = all 1.
     """
     if not maps:
         raise ValueError("no attention maps were recorded; is a supervised block inside the forward?")
     if not present.any():
         raise ValueError("no object is present in any frame of the layout; nothing to align")
-    terms = [jsd(normalize_maps(m.float()), targets)[present] for m in maps]
-    return torch.cat(terms).mean()
+    terms = [jsd(normalize_maps(m.float()), targets)[present] for m in maps]  # each (n_present,)
+    if weights is None:
+        return torch.cat(terms).mean()
+    w = weights.to(targets.device, torch.float32)[:, None].expand_as(present)[present]  # (n_present,)
+    if float(w.sum()) <= 0:
+        raise ValueError("the object weights are all zero on the present frames; nothing to align")
+    return torch.cat([t * w for t in terms]).sum() / (w.sum() * len(terms))
 
 
 def attention_mass_inside(maps: torch.Tensor, targets_hard: torch.Tensor, present: torch.Tensor) -> float:

@@ -65,6 +65,10 @@ class TTOConfig:
     # blocks (the backward path's memory falls by about one block's activations per block).
     gradient_checkpointing: bool | int = False
     seed: int = 0  # φ's initialisation
+    # Weight of each object's term in the loss, by layout object id (missing ids weigh 1; None =
+    # the plain mean). Instances of one name share one attention map, so a name weighs the largest
+    # weight among its instances. The critic loop raises the weights of the objects it flagged.
+    object_weights: dict[int, float] | None = None
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -72,6 +76,8 @@ class TTOConfig:
         for name in ("steps", "iterations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
+        if self.object_weights is not None and any(w < 0 for w in self.object_weights.values()):
+            raise ConfigError(f"tto object_weights must be >= 0, got {self.object_weights}")
         if int(self.gradient_checkpointing) < 0:
             raise ConfigError(f"tto gradient_checkpointing must be a bool or a block count >= 0, "
                               f"got {self.gradient_checkpointing}")
@@ -154,6 +160,22 @@ def recipe_config(backend: Backend | ModelCard, **overrides) -> TTOConfig:
     return TTOConfig(**fields)
 
 
+def name_weights(layout: Layout, object_weights: dict[int, float] | None, device=None) -> torch.Tensor | None:
+    """(G,) loss weights for the layout's names from per-object weights (largest among a name's instances)."""
+    if not object_weights:
+        return None
+    object_weights = {int(k): float(v) for k, v in object_weights.items()}  # JSON state keeps keys as strings
+    ids = {o.id for o in layout.objects}
+    unknown = sorted(set(object_weights) - ids)
+    if unknown:
+        raise ConfigError(f"tto object_weights name objects {unknown} that the layout does not have (ids {sorted(ids)})")
+    by_name: dict[str, float] = {}
+    for o in layout.objects:
+        w = object_weights.get(o.id, 1.0)
+        by_name[o.name] = max(by_name.get(o.name, w), w)
+    return torch.tensor([by_name[n] for n in layout.names], device=device, dtype=torch.float32)
+
+
 @dataclass
 class GenerationResult:
     frames: np.ndarray  # (F, H, W, 3) uint8
@@ -201,6 +223,7 @@ class TTOSession:
         self.token_groups = backend.object_tokens(layout)
         self.grid = backend.token_grid(spec)
         self.targets, self.present = layout_targets(layout, self.grid, layout.names, device=backend.device)
+        self.weights = name_weights(layout, cfg.object_weights, device=backend.device)  # (G,) or None
         self.recorder = AttentionRecorder([self.token_groups[n] for n in layout.names], self.normalization)
         self._stack = ExitStack()
 
@@ -253,7 +276,7 @@ class TTOSession:
             pass
         g = len(self.token_groups)
         maps = [self.recorder.maps[i][0].T.reshape(g, *self.grid) for i in self.layers]  # (G, F, H, W)
-        return alignment_loss(maps, self.targets, self.present)
+        return alignment_loss(maps, self.targets, self.present, self.weights)
 
     def phi_finite(self) -> bool:
         """No NaN or infinity in φ (one device sync for all its tensors)."""

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 PlannerName = Literal["auto", "offline", "llm"]
 Method = Literal["json_schema", "function_calling", "json_mode"]
 METHODS: tuple[Method, ...] = ("json_schema", "function_calling", "json_mode")
-PROMPT_NAMES = ("layout_system", "layout_examples", "layout_user", "layout_json_mode", "repair_user", "retry_user")
+PROMPT_NAMES = ("layout_system", "layout_examples", "layout_user", "layout_json_mode", "repair_user",
+                "repair_critic_user", "retry_user")
 # Status codes that mean "this server does not take this kind of request": try the next method.
 _UNSUPPORTED = {400, 404, 405, 415, 422, 501}
 
@@ -246,6 +247,13 @@ class LLMPlanner:
     def repair(self, layout: Layout, findings: Sequence[Finding]) -> Layout:
         """The layout corrected by the LLM, given the validator's findings."""
         user = self.prompts["repair_user"].format(
+            prompt=layout.prompt, findings="\n".join(f"- {f}" for f in findings) or "- (none listed)",
+            layout=layout_to_draft_json(layout))
+        return self._ask_layout(layout.prompt, user)
+
+    def repair_from_critic(self, layout: Layout, findings: Sequence[Finding]) -> Layout:
+        """The layout corrected by the LLM, given the critic's findings on the video it produced."""
+        user = self.prompts["repair_critic_user"].format(
             prompt=layout.prompt, findings="\n".join(f"- {f}" for f in findings) or "- (none listed)",
             layout=layout_to_draft_json(layout))
         return self._ask_layout(layout.prompt, user)

@@ -8,6 +8,9 @@ This is what the agent graph and ``ttom plan`` call, and the one place that hold
   in ``notes``); ``"llm"`` raises instead; ``"offline"`` never touches the network.
 - A layout that fails validation is repaired: by the LLM given the findings (bounded tries), then
   by the deterministic offline repair, then by the offline planner's own layout.
+- A layout the critic found wrong (``repair_from_critic``) goes to the LLM with the critic's
+  findings, then to the offline fixes of ``ttom.planning.fixes``; either answer must resolve the
+  findings and pass the validator.
 
 Every result is a ``PlanResult`` that records what produced it.
 """
@@ -23,6 +26,7 @@ from pydantic import BaseModel, Field
 from ttom.errors import ConfigError
 from ttom.layout import Layout
 from ttom.planning.errors import LLMError, PlannerError
+from ttom.planning.fixes import LayoutIssue, fix_layout, unresolved
 from ttom.planning.llm import LLMPlanner, llm_configured
 from ttom.planning.offline import plan_offline, repair_offline
 from ttom.planning.parse import analyze
@@ -190,3 +194,43 @@ def repair(
         f"could not repair the layout for {layout.prompt!r} after {tries} LLM tries and the offline repair; "
         f"still wrong: {final.summary()}" + (f"; LLM: {' | '.join(notes)}" if notes else "")
     )
+
+
+def repair_from_critic(
+    layout: Layout,
+    issues: list[LayoutIssue],
+    *,
+    planner: PlannerName = "auto",
+    settings: Settings | None = None,
+    llm: LLMPlanner | None = None,
+) -> PlanResult:
+    """Answer the critic's layout findings: the LLM given them (one try), then the offline fixes.
+
+    The LLM's layout is kept when it resolves every relation, direction and count finding and
+    passes the validator; otherwise ``fix_layout`` answers each finding itself. ``notes`` say which
+    findings the result still does not resolve (none, normally).
+    """
+    from ttom.planning.llm import PROMPT_VERSION
+
+    start = time.perf_counter()
+    notes: list[str] = []
+    model = _llm_for(planner, settings, llm, None, notes, strict=False)
+    if model is not None:
+        try:
+            fixed = model.repair_from_critic(layout, [i.to_finding() for i in issues])
+            report = validate(fixed)
+            left = unresolved(fixed, issues)
+            if report.ok and not left:
+                return PlanResult(layout=fixed, planner="llm", method=model.method, model=model.model,
+                                  endpoint=model.endpoint, prompt_version=PROMPT_VERSION, repaired=True,
+                                  findings=report.findings, notes=notes, seconds=time.perf_counter() - start)
+            notes.append("the LLM's layout did not answer the critic: "
+                         + "; ".join([*(i.message for i in left), *(str(f) for f in report.errors)]))
+        except LLMError as e:
+            notes.append(f"LLM repair failed, fixed offline: {e}")
+    fixed = fix_layout(layout, issues)
+    left = unresolved(fixed, issues)
+    if left:
+        notes.append("still unresolved after the offline fixes: " + "; ".join(i.message for i in left))
+    return PlanResult(layout=fixed, planner="offline-fix", repaired=True, findings=validate(fixed).findings,
+                      notes=notes, seconds=time.perf_counter() - start)

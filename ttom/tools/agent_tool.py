@@ -35,21 +35,31 @@ def _summarise(run) -> tuple[str, dict[str, Any]]:
     report = run.report or {}
     critic, memory = report.get("critic") or {}, report.get("memory") or {}
     objects = [o["phrase"] for o in v.get("current_layout", {}).get("objects", [])]
-    text = (f"Video written to {v.get('video')} ({len(objects)} objects: {', '.join(objects)}). "
-            f"Critic: {critic.get('decision')}"
-            + (f" (mIoU {critic['miou']:.2f})" if critic.get("miou") is not None else "")
-            + f" after {report.get('rounds')} round(s); memory: {memory.get('action')}"
+    accepted, n, k = report.get("accepted"), report.get("rounds"), report.get("delivered_round", report.get("rounds"))
+    score = f" (mIoU {critic['miou']:.2f})" if critic.get("miou") is not None else ""
+    if accepted is True:
+        verdict = f"ACCEPTED by the critic{score}: round {k} of {n}."
+    elif accepted is False:
+        verdict = (f"NOT ACCEPTED: the critic accepted none of {n} round(s); this is the best attempt, round {k}"
+                   f"{score}, and it does not fully follow the layout: {'; '.join(critic.get('reasons') or [])}. "
+                   "Tell the user, or retry with another seed, more rounds or a simpler request.")
+    else:
+        verdict = "Not judged: no critic checked this video (" + "; ".join(critic.get("reasons") or []) + ")."
+    text = (f"Video written to {v.get('video')} ({len(objects)} objects: {', '.join(objects)}). {verdict} "
+            f"Memory: {memory.get('action')}"
             + (" (reused a remembered adapter)" if memory.get("hit") else "")
             + f". Thread {run.thread_id} (pass it to edit this video).")
-    artifact = {"thread_id": run.thread_id, "video": v.get("video"), "report_path": v.get("report_path"),
+    artifact = {"thread_id": run.thread_id, "accepted": accepted, "rounds": n, "delivered_round": k,
+                "video": v.get("video"), "report_path": v.get("report_path"),
                 "run_dir": v.get("run_dir"), "layout": v.get("current_layout"), "critic": critic, "memory": memory,
                 "tto": report.get("tto")}
     return text, artifact
 
 
 def make_video_tool(defaults: dict[str, Any] | None = None, *, settings: Any = None, checkpointer: Any = None,
-                    name: str = "generate_video") -> StructuredTool:
-    """A tool that runs the whole graph; ``defaults`` are RunOptions for every call (the call's own win)."""
+                    critic: Any = None, name: str = "generate_video") -> StructuredTool:
+    """A tool that runs the whole graph; ``defaults`` are RunOptions for every call (the call's own win);
+    ``critic``: a detector object to judge with (``AgentContext.critic``)."""
     from langchain_core.tools import ToolException
 
     from ttom.agents.run import run_agent
@@ -64,7 +74,8 @@ def make_video_tool(defaults: dict[str, Any] | None = None, *, settings: Any = N
                            if v is not None}}
         opts["approve"] = False
         try:
-            run = run_agent(prompt, options=opts, thread_id=thread_id, settings=settings, checkpointer=checkpointer)
+            run = run_agent(prompt, options=opts, thread_id=thread_id, settings=settings, checkpointer=checkpointer,
+                            critic=critic)
         except (TtomError, LayoutError) as e:  # the calling model reads the reason and may try again
             raise ToolException(str(e)) from None
         return _summarise(run)
@@ -74,4 +85,5 @@ def make_video_tool(defaults: dict[str, Any] | None = None, *, settings: Any = N
         handle_tool_error=True,
         description="Generate a short video whose objects follow a planned layout (positions and motions): plans the "
                     "layout, optimises the video model's attention to it (TTOM), checks the result with a detector "
-                    "and retries, and remembers what worked. Slow (seconds to minutes). Returns the video path.")
+                    "and retries, and remembers what worked. Slow (seconds to minutes). Returns the video path and "
+                    "whether the critic accepted it (if not, the best attempt is returned and the text says why).")

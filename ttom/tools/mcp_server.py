@@ -7,7 +7,9 @@ offers the long-job pattern (MCP SDK v2 removed experimental tasks):
 - ``job_status(job_id)`` says queued / running / done / failed / stopped, with the stage, a 0-1
   progress fraction for the current round and the latest message (plan, memory hit, TTO loss,
   denoising step, critic decision);
-- ``job_result(job_id)`` returns the video path, the layout, and the critic and memory parts;
+- ``job_result(job_id)`` returns the video path, the layout, the critic and memory parts,
+  ``accepted`` (whether the critic accepted the delivered video; when not, it is the best of the
+  rounds) and a ``summary`` that says so in words;
 - ``resume_job(job_id)`` continues a job whose process died (its thread is checkpointed);
 - ``generate_video(prompt, ...)`` does all of it in one call, reporting progress notifications
   (``ctx.report_progress``) while it runs, for clients that wait.
@@ -66,7 +68,8 @@ class Job:
         elif kind == "critic":
             self.message = f"critic: {e['decision']}" + (f" (mIoU {e['miou']:.2f})" if e.get("miou") is not None else "")
         elif kind == "report":
-            self.progress, self.message = 1.0, f"wrote {e['video']}"
+            verdict = {True: "accepted", False: "NOT accepted (best round delivered)"}.get(e.get("accepted"), "not judged")
+            self.progress, self.message = 1.0, f"wrote {e['video']}: {verdict}"
 
     def status_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "status": self.status, "stage": self.stage, "progress": round(self.progress, 3),
@@ -188,8 +191,9 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
     jobs = JobManager(defaults, settings)
     from ttom import __version__
 
-    server = MCPServer("ttom", version=__version__, instructions="Compositional text-to-video: submit_video starts a job (objects follow a "
-                       "planned layout); poll job_status; job_result gives the video path and scores.")
+    server = MCPServer("ttom", version=__version__, instructions="Compositional text-to-video: submit_video starts a "
+                       "job (objects follow a planned layout); poll job_status; job_result gives the video path, "
+                       "scores and whether the critic accepted the video.")
 
     def clear(fn):
         """ttom's own errors reach the client as tool errors with their message."""
@@ -222,7 +226,9 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
 
     @server.tool()
     def job_result(job_id: str) -> dict[str, Any]:
-        """The result of a finished job: video path, report path, layout, critic decision and memory use."""
+        """The result of a finished job: summary (in words, including whether the critic accepted the video),
+        accepted (true / false / null when no critic ran), video path, report path, layout, critic part (the
+        delivered round's) and memory use. accepted false: no round passed the critic; the best one is returned."""
         return clear(jobs.result)(job_id)
 
     @server.tool()
@@ -233,7 +239,8 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
     @server.tool()
     async def generate_video(prompt: str, ctx: Context, model: str | None = None, seed: int | None = None,
                              max_rounds: int | None = None) -> dict[str, Any]:
-        """Generate a video in one call, with progress notifications; prefer submit_video for long jobs."""
+        """Generate a video in one call, with progress notifications; prefer submit_video for long jobs. The result
+        is job_result's: check accepted (false: the critic accepted no round; the best attempt is returned)."""
         job = clear(jobs.submit)(prompt, _opts(model, seed, max_rounds))
         last = None
         while job.status in ("queued", "running"):
