@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from memhelpers import PG_URL, pg_unreachable
+
+from tests.helpers.memhelpers import PG_URL, pg_unreachable
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from memhelpers import OTHER_SIG, SIG, make_phi, unit
 
+from tests.helpers.memhelpers import OTHER_SIG, SIG, make_phi, unit
 from ttom.memory import ArchiveError
 
 

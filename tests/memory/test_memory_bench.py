@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from memhelpers import pg_unreachable
-
+from tests.helpers.memhelpers import pg_unreachable
 from ttom.bench.memory import run
 
 

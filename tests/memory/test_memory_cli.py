@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from memhelpers import SIG, make_phi, unit
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from tests.helpers.memhelpers import SIG, make_phi, unit
 from ttom.cli import app
 from ttom.memory.models import PhiRow
 

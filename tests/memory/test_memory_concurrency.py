@@ -12,9 +12,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from memhelpers import SIG, make_phi, unit
+from tests.helpers.memhelpers import SIG, make_phi, unit
 
-WORKER = Path(__file__).with_name("memworker.py")
+WORKER = Path(__file__).parents[1] / "helpers" / "memworker.py"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -144,7 +144,7 @@ def test_kill_at_random_moments_of_a_write_loop(db, make_store):
 def test_reads_do_not_wait_behind_a_writer(db, make_store, tmp_path):
     """Issue 18, item 9: opening the store, ls, show, stats, recall and verify take no write lock, so
     they finish while another process holds a write transaction open (SQLite's busy timeout is 60 s)."""
-    from memhelpers import ttom_cli
+    from tests.helpers.memhelpers import ttom_cli
 
     store = make_store(capacity=100, threshold=0.5)
     ids = [store.insert(f"s{i}", make_phi(seed=i), SIG, embedding=unit(i)).entry_id for i in range(3)]

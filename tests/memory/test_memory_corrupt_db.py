@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from memhelpers import SIG, make_phi, one_error_line, ttom_cli, unit
 from sqlalchemy import text, update
 from typer.testing import CliRunner
 
+from tests.helpers.memhelpers import SIG, make_phi, one_error_line, ttom_cli, unit
 from ttom.cli import app
 from ttom.memory import CorruptDatabaseError, CorruptEntryError, MemoryStore
 from ttom.memory.models import EntryRow

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from memhelpers import SIG, make_phi
 
+from tests.helpers.memhelpers import SIG, make_phi
 from ttom.memory.embedder import KeyEmbedder, MiniLMEmbedder, normalize_rows
 
 LEFT = "Direction: [left left left]. <object_0> <verb_0> to the left side of <environment_0>."

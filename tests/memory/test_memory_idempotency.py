@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from memhelpers import SIG, at_cosine, make_phi, unit
 from safetensors.numpy import load
 from sqlalchemy import select, text
 
+from tests.helpers.memhelpers import SIG, at_cosine, make_phi, unit
 from ttom.memory import DuplicateWriteError
 from ttom.memory.models import SCHEMA_VERSION, MetaRow, WriteRow
 

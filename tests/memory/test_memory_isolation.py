@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from memhelpers import SIG, make_phi, unit
-
+from tests.helpers.memhelpers import SIG, make_phi, unit
 from ttom.memory import MemoryStore
 
 REPO = Path(__file__).resolve().parents[2]

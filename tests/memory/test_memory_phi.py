@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from memhelpers import SIG, make_phi
 from safetensors.numpy import load, save
 
+from tests.helpers.memhelpers import SIG, make_phi
 from ttom.memory.errors import InvalidPhiError, PhiMismatchError, SignatureError
 from ttom.memory.phi import canonical_signature, inspect_phi, validate_phi, weighted_mean
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from memhelpers import SIG, lora_shapes, make_phi, one_error_line, ttom_cli, unit
 from sqlalchemy import update
 
+from tests.helpers.memhelpers import SIG, lora_shapes, make_phi, one_error_line, ttom_cli, unit
 from ttom.memory import ArchiveError, MemoryStoreError
 from ttom.memory.models import EntryRow, PhiRow
 from ttom.memory.phi import check_phi, sha256

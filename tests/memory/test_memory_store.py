@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 import pytest
-from memhelpers import DIM, OTHER_SIG, SIG, at_cosine, lora_shapes, make_phi, unit
 from safetensors.numpy import load
 from sqlalchemy import select, update
 
+from tests.helpers.memhelpers import DIM, OTHER_SIG, SIG, at_cosine, lora_shapes, make_phi, unit
 from ttom.memory import (
     CorruptEntryError,
     EntryNotFoundError,

@@ -122,11 +122,7 @@ def _archive_mutations():
 @pytest.fixture(scope="module")
 def real_archive(tmp_path_factory):
     """An archive exported from a store holding one real φ (the tiny model's, as the engine writes it)."""
-    import os
-
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "memory"))
-    from memhelpers import SIG, make_phi  # noqa: E402
-
+    from tests.helpers.memhelpers import SIG, make_phi
     from ttom.memory import MemoryStore
 
     folder = tmp_path_factory.mktemp("archive")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.planner.conftest import layout_json, obj
-from tests.planner.llm_server import Reply, completion
+from tests.helpers.llm_server import Reply, completion
+from tests.planning.conftest import layout_json, obj
 from ttom.geometry import centre, iou
 from ttom.layout import Layout, static_object
 from ttom.planning.fixes import LayoutIssue, direction_of, fix_layout, relation_frac, unresolved

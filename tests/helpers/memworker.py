@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from memhelpers import SIG, make_phi, unit
+from memhelpers import SIG, make_phi, unit  # a sibling: this file runs as a script
 
 from ttom.memory import EntryNotFoundError, MemoryStore
 from ttom.memory import repository as repo

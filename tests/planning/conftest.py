@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.planner.llm_server import ScriptedServer
+from tests.helpers.llm_server import ScriptedServer
 from ttom.config import Settings
 
 

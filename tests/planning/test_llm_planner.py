@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.planner.conftest import layout_json, obj
-from tests.planner.llm_server import Reply, completion, error
+from tests.helpers.llm_server import Reply, completion, error
+from tests.planning.conftest import layout_json, obj
 from ttom.config import Settings
 from ttom.planning.errors import LLMOutputError, LLMServerError, LLMUnreachableError
 from ttom.planning.llm import LLMPlanner

@@ -22,8 +22,8 @@ PG_URL = os.environ.get("TTOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres
 
 def test_a_killed_run_resumes_from_its_last_checkpoint_without_regenerating(tmp_path):
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}
-    proc = subprocess.run([sys.executable, str(HERE / "killrun.py"), "t-kill", str(out)], env=env,
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "helpers" / "killrun.py"), "t-kill", str(out)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     video = out / "rounds" / "1" / "video.mp4"
@@ -42,8 +42,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_without_regenerating(tmp_
 
 def test_a_loop_killed_mid_way_resumes_and_delivers_the_best_round(tmp_path):
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}
-    proc = subprocess.run([sys.executable, str(HERE / "killrun.py"), "t-loop", str(out), "loop"], env=env,
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "helpers" / "killrun.py"), "t-loop", str(out), "loop"], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     first = out / "rounds" / "1" / "video.mp4"

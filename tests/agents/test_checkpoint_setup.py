@@ -17,7 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from memhelpers import PG_URL, pg_unreachable
+
+from tests.helpers.memhelpers import PG_URL, pg_unreachable
 
 pytestmark = pytest.mark.postgres
 

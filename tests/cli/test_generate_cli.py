@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.engine.conftest import TWO_OBJECTS
 from ttom.cli import app
 from ttom.video import read_video
-
-from .conftest import TWO_OBJECTS
 
 runner = CliRunner()
 

@@ -1,14 +1,14 @@
 """Run the agent graph and SIGKILL this process at a chosen point.
 
-    python killrun.py THREAD OUT_DIR          # once the critique node has started (after generate's checkpoint)
-    python killrun.py THREAD OUT_DIR loop     # in the critic loop: inside round 2's generate node
+    python tests/helpers/killrun.py THREAD OUT_DIR          # once the critique node has started (after generate's checkpoint)
+    python tests/helpers/killrun.py THREAD OUT_DIR loop     # in the critic loop: inside round 2's generate node
 """
 
 import os
 import signal
 import sys
 
-from conftest import (  # tests/agent is on sys.path
+from tests.agents.conftest import (  # the repository root is on PYTHONPATH
     FAST,
     LOOP_JUDGE,
     LOOP_OPTIONS,
@@ -16,7 +16,6 @@ from conftest import (  # tests/agent is on sys.path
     TWO_OBJECTS,
     ScriptedJudge,
 )
-
 from ttom.agents.run import run_agent
 
 loop = len(sys.argv) > 3 and sys.argv[3] == "loop"
