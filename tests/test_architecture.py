@@ -18,16 +18,21 @@ def test_import_contracts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
 
 
-def test_the_contract_catches_an_upward_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A copy of the package with one upward import (engine → agents, inside a function) breaks the contract."""
+@pytest.mark.parametrize(("module", "imports"), [
+    ("engine/masks.py", "from ttom.agents import graph"),  # upward: engine → agents
+    ("memory/archive.py", "from ttom.memory import store"),  # a circle: store imports archive
+])
+def test_the_contracts_catch_an_upward_import_or_a_circle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           module: str, imports: str) -> None:
+    """A copy of the package with one bad import (inside a function) breaks a contract."""
     import shutil
 
     from importlinter.cli import lint_imports
 
     shutil.copytree(ROOT / "ttom", tmp_path / "ttom", ignore=shutil.ignore_patterns("assets", "__pycache__"))
     (tmp_path / "ttom" / "assets").mkdir()
-    with (tmp_path / "ttom" / "engine" / "masks.py").open("a", encoding="utf-8") as f:
-        f.write("\n\ndef _upward():\n    from ttom.agents import graph  # noqa: F401\n")
+    with (tmp_path / "ttom" / module).open("a", encoding="utf-8") as f:
+        f.write(f"\n\ndef _bad():\n    {imports}  # noqa: F401\n")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
