@@ -25,8 +25,9 @@ def test_generate_writes_video_overlay_and_report(tmp_path, model, tto):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     frames = read_video(out / "video.mp4")
-    assert frames.shape == (9, 64, 64, 3)
-    assert read_video(out / "video.gif").shape == (9, 64, 64, 3)
+    assert frames.shape == (9, 192, 192, 3)  # the model's 64x64 frames, upscaled x3 for viewing
+    assert read_video(out / "video.gif").shape == (9, 192, 192, 3)
+    assert report_frames_size(out) == (64, 64)
     assert (out / "overlay.png").stat().st_size > 0
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == model and report["video"] == "video.mp4"
@@ -68,3 +69,8 @@ def test_probe_prints_a_table_of_blocks(tmp_path):
     assert sorted(r["block"] for r in rows) == [0, 1, 2, 3]
     assert all(0.0 <= r["soft_iou"] <= 1.0 and r["samples"] == 2 for r in rows)
     assert [r["soft_iou"] for r in rows] == sorted((r["soft_iou"] for r in rows), reverse=True)
+
+
+def report_frames_size(out):
+    spec = json.loads((out / "report.json").read_text())["video_spec"]
+    return spec["height"], spec["width"]
