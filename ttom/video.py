@@ -17,8 +17,30 @@ PALETTE = [
 ]
 
 
+# Videos and overlays written for people are at least this many pixels on their short side; the
+# model's own frames (what the critic reads) stay at their size. A 24x24 shapes video is 8 pixels
+# across a small object: nearest-neighbour upscaling keeps its pixels sharp and exact.
+VIEW_MIN_SIDE = 192
+
+
 def color_for(i: int) -> tuple[int, int, int]:
     return PALETTE[i % len(PALETTE)]
+
+
+def view_factor(height: int, width: int, min_side: int = VIEW_MIN_SIDE) -> int:
+    """The integer factor that brings the short side to at least ``min_side`` (1 if it already is)."""
+    return max(1, -(-min_side // min(height, width)))
+
+
+def for_viewing(frames: np.ndarray, min_side: int = VIEW_MIN_SIDE) -> np.ndarray:
+    """A copy of ``frames`` for watching: nearest-neighbour upscaled to ``min_side`` on the short side."""
+    frames = check_frames(frames)
+    return upscale(frames, view_factor(frames.shape[1], frames.shape[2], min_side))
+
+
+def label_font_size(height: int) -> int:
+    """Label text size for frames ``height`` pixels high: 16 px at 192, never below PIL's default 10."""
+    return max(10, height // 12)
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
@@ -91,11 +113,12 @@ def draw_boxes(
 
     ``tracks[i][f]`` is object i's normalised box in frame f, or None where it is absent.
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     frames = check_frames(frames)
     out = frames.copy()
     n_frames, h, w, _ = frames.shape
+    font = ImageFont.load_default(size=label_font_size(h)) if labels and h >= 48 else None
     for f in range(n_frames):
         img = Image.fromarray(out[f])
         draw = ImageDraw.Draw(img)
@@ -110,9 +133,22 @@ def draw_boxes(
             else:
                 draw.rectangle(px, outline=col, width=width)
             if labels and h >= 48:
-                draw.text((px[0] + 2, px[1] + 1), labels[i], fill=col)
+                _label(draw, px, labels[i], col, font)
         out[f] = np.asarray(img)
     return out
+
+
+def _label(draw, px, text: str, col, font) -> None:
+    """``text`` on a filled tag in the box's colour, above the box (inside it at the frame's top edge),
+    in black or white, whichever contrasts more with the tag."""
+    x0, y0, _, _ = px
+    left, top_, right, bottom = draw.textbbox((0, 0), text, font=font)
+    pad = 2
+    tag_h = bottom - top_ + 2 * pad
+    top = y0 - tag_h if y0 - tag_h >= 0 else y0
+    draw.rectangle([x0, top, x0 + right - left + 2 * pad, top + tag_h], fill=col)
+    luminance = 0.299 * col[0] + 0.587 * col[1] + 0.114 * col[2]
+    draw.text((x0 + pad - left, top + pad - top_), text, fill=(0, 0, 0) if luminance > 140 else (255, 255, 255), font=font)
 
 
 def _dashed_rect(draw, px, col, width, dash: int = 3) -> None:

@@ -24,8 +24,9 @@ def test_generate_writes_video_overlay_and_report(tmp_path, model, tto):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     frames = read_video(out / "video.mp4")
-    assert frames.shape == (9, 64, 64, 3)
-    assert read_video(out / "video.gif").shape == (9, 64, 64, 3)
+    assert frames.shape == (9, 192, 192, 3)  # the model's 64x64 frames, upscaled x3 for viewing
+    assert read_video(out / "video.gif").shape == (9, 192, 192, 3)
+    assert report_frames_size(out) == (64, 64)
     assert (out / "overlay.png").stat().st_size > 0
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == model and report["video"] == "video.mp4"
@@ -74,8 +75,13 @@ def test_generate_plans_and_reads_an_irregular_plural(tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["generate", "Three people sit around a table", "--model", "tiny-cogvideox",
                                  "--out", str(out), "--critic", "off", "--steps", "2", "--tto-steps", "1",
-                                 "--tto-iters", "1", "--device", "cpu", "--max-rounds", "1"])
+                                 "--tto-iterations", "1", "--device", "cpu", "--max-rounds", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert [o["name"] for o in report["layout"]["objects"]].count("person") == 3
     assert report["tto"]["mode"] == "fresh"
+
+
+def report_frames_size(out):
+    spec = json.loads((out / "report.json").read_text())["video_spec"]
+    return spec["height"], spec["width"]

@@ -1,4 +1,8 @@
-"""What ``ttom generate`` writes: video.mp4, video.gif, overlay.png and report.json."""
+"""What ``ttom generate`` writes: video.mp4, video.gif, overlay.png and report.json.
+
+The videos and the overlay are for people: upscaled (nearest neighbour) to at least
+``VIEW_MIN_SIDE`` pixels on the short side. The model's own frames are not changed; the agent
+keeps them losslessly for the critic (``frames.npy``)."""
 
 from __future__ import annotations
 
@@ -7,14 +11,13 @@ from pathlib import Path
 
 from ttom.engine.tto import GenerationResult
 from ttom.layout import Layout
-from ttom.video import contact_sheet, draw_boxes, upscale, write_video
+from ttom.video import VIEW_MIN_SIDE, contact_sheet, draw_boxes, for_viewing, view_factor, write_video
 
 
-def overlay_frames(frames, layout: Layout, min_side: int = 192):
+def overlay_frames(frames, layout: Layout, min_side: int = VIEW_MIN_SIDE):
     """Frames (upscaled so small videos stay readable) with the planned boxes drawn on them."""
-    h = frames.shape[1]
-    factor = max(1, -(-min_side // h))
-    big = upscale(frames, factor)
+    factor = view_factor(frames.shape[1], frames.shape[2], min_side)
+    big = for_viewing(frames, min_side)
     tracks = layout.frame_boxes(len(frames))
     ids = [o.id for o in layout.objects]
     labels = [f"{o.id}:{o.name}" for o in layout.objects]
@@ -30,8 +33,9 @@ def write_outputs(out_dir: str | Path, result: GenerationResult, layout: Layout,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fps = result.spec.fps
-    write_video(result.frames, out / "video.mp4", fps=fps)
-    write_video(result.frames, out / "video.gif", fps=fps)
+    view = for_viewing(result.frames)
+    write_video(view, out / "video.mp4", fps=fps)
+    write_video(view, out / "video.gif", fps=fps)
     Image.fromarray(contact_sheet(overlay_frames(result.frames, layout), columns=min(8, len(result.frames)))).save(
         out / "overlay.png")
     (out / "layout.json").write_text(layout.to_json(), encoding="utf-8")

@@ -32,6 +32,20 @@ Caption grammar (``CATEGORIES``; ``all_captions()`` enumerates all 1,104 caption
                in separate lanes)
 Two objects in one caption always have different colours; objects never overlap.
 
+Object-only captions (training)
+-------------------------------
+Web captions rarely describe a layout, and the bundled model is meant to behave like the video
+models TTOM is for: good at drawing the objects named, weak at following where and how they go.
+So training captions a scene of a compositional category (``COMPOSITIONAL``: position, motion,
+count, relation, motion2) with its full caption only part of the time (``ttom.shapes.train``'s
+``--full-captions``) and otherwise with ``object_caption``: the caption that names the objects
+and nothing else ("a red circle" for "a red circle moving left"; "a red circle and a blue square"
+for a relation or two moving objects). A count keeps the plural and drops the number ("red
+circles" for "three red circles"): dropping the plural would teach the model that "a red circle"
+may show two or three of them, which would spoil exactly what it should do well (one object for
+one named object). Those plural captions are not captions of the grammar (``all_captions``, the
+benchmark's prompts); ``training_captions()`` is the grammar's captions followed by them.
+
 Rendering
 ---------
 ``render(layout, frames, size, background)`` draws a Layout (object ``name`` = shape, ``phrase``
@@ -210,6 +224,37 @@ def all_captions(categories: Sequence[str] | None = None) -> list[str]:
     """Every caption of the grammar (optionally of some categories), in a fixed order."""
     cats = _check_categories(categories)
     return [s.text for s in _caption_specs() if s.category in cats]
+
+
+# Categories whose captions say more than which objects are there (where, how, how many).
+COMPOSITIONAL: tuple[str, ...] = ("position", "motion", "count", "relation", "motion2")
+
+
+def object_caption(caption: str) -> str:
+    """The caption naming only the objects of a grammar caption: no position, relation, motion or number.
+
+    "a red circle moving left" -> "a red circle"; "a red circle to the left of a blue square" ->
+    "a red circle and a blue square"; "three red circles" -> "red circles". A caption of the
+    ``object`` or ``binding`` category is its own object caption.
+    """
+    spec = caption_spec(caption)
+    if spec.category == "count":
+        color, shape = spec.objects[0]
+        return f"{color} {shape}s"
+    return " and ".join(f"a {color} {shape}" for color, shape in spec.objects)
+
+
+@lru_cache(maxsize=1)
+def _training_captions() -> tuple[str, ...]:
+    grammar = all_captions()
+    extra = dict.fromkeys(object_caption(c) for c in grammar if object_caption(c) not in _spec_by_text())
+    return (*grammar, *extra)
+
+
+def training_captions() -> list[str]:
+    """What the model is trained on: ``all_captions()`` (same order, same indices), then the object
+    captions that are not grammar captions (the 12 plurals without a number, "red circles")."""
+    return list(_training_captions())
 
 
 def caption_spec(caption: str) -> CaptionSpec:

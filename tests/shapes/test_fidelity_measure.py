@@ -1,0 +1,39 @@
+"""The object-fidelity measure of benchmarks/shapes_train/fidelity.py judges rendered world videos right."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from ttom.layout import Layout, static_object
+from ttom.shapes import world
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "shapes_train" / "fidelity.py"
+
+
+@pytest.fixture(scope="module")
+def fidelity():
+    spec = importlib.util.spec_from_file_location("fidelity", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _video(*objects, size=24):
+    objs = [static_object(i, shape, box, f"a {color} {shape}") for i, (color, shape, box) in enumerate(objects)]
+    return world.render(Layout(prompt="x", objects=objs, background="gray"), frames=8, size=size)
+
+
+def test_one_object_of_the_right_colour_and_shape_passes(fidelity):
+    r = fidelity.judge(_video(("red", "circle", [0.2, 0.2, 0.5, 0.5])), "red", "circle")
+    assert r["ok"] and r["frames_ok"] == 1.0 and r["failures"] == {}
+
+
+@pytest.mark.parametrize("objects, reason", [
+    ((("red", "circle", [0.1, 0.1, 0.4, 0.4]), ("red", "circle", [0.6, 0.6, 0.9, 0.9])), "extra objects"),
+    ((("blue", "circle", [0.2, 0.2, 0.5, 0.5]),), "wrong colour"),
+    ((("red", "triangle", [0.2, 0.2, 0.6, 0.6]),), "wrong shape"),
+])
+def test_extra_wrong_or_missing_objects_fail(fidelity, objects, reason):
+    r = fidelity.judge(_video(*objects), "red", "circle")
+    assert not r["ok"] and r["failures"] == {reason: 8}
