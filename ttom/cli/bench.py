@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ttom.cli.options import JSON_OPT
+from ttom.cli.options import JSON_OPT, parse_ints
 
 
 def print_table(console, title: str, headers, rows) -> None:
@@ -19,6 +19,16 @@ def print_table(console, title: str, headers, rows) -> None:
     for r in rows:
         t.add_row(*map(str, r))
     console.print(t)
+
+
+def load_samples(load, path: Path, command: str):
+    """Samples an earlier ``ttom bench COMMAND --samples`` run wrote; one clear line when ``path`` is not one."""
+    try:
+        return load(path)
+    except (OSError, ValueError, TypeError) as e:
+        from ttom.errors import ConfigError
+
+        raise ConfigError(f"{path}: not a samples file written by ttom bench {command} --samples ({e})") from None
 
 
 def bench_shapes(
@@ -51,18 +61,11 @@ def bench_shapes(
 
     console = Console()
 
-    def blocks(text):
-        return tuple(int(b) for b in text.split(",")) if text else None
-
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
-                     layers=blocks(layers), adapter_blocks=blocks(adapter_blocks), rank=rank)
+                     layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
+                     rank=rank)
     if from_samples:
-        try:
-            bench = shapes.load(from_samples)
-        except (OSError, ValueError, TypeError) as e:
-            from ttom.errors import ConfigError
-
-            raise ConfigError(f"{from_samples}: not a samples file written by ttom bench shapes --samples ({e})") from None
+        bench = load_samples(shapes.load, from_samples, "shapes")
     else:
         bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
                            progress=lambda m: console.print(m, highlight=False), split=split)
@@ -121,12 +124,7 @@ def bench_loop(
 
     console = Console()
     if from_samples:
-        try:
-            bench = loop.load(from_samples)
-        except (OSError, ValueError, TypeError) as e:
-            from ttom.errors import ConfigError
-
-            raise ConfigError(f"{from_samples}: not a samples file written by ttom bench loop --samples ({e})") from None
+        bench = load_samples(loop.load, from_samples, "loop")
     else:
         bench = loop.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds,
                          device=device, progress=lambda m: console.print(m, highlight=False), split=split,
