@@ -14,6 +14,9 @@ from platformdirs import user_cache_dir
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# A device name ttom accepts (torch's own names; cuda:N picks a GPU).
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TTOM_", env_file=".env", extra="ignore")

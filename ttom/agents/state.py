@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
+from ttom.config import DEVICE_PATTERN
+
 
 class TTOOptions(BaseModel):
     """The TTO knobs one request may override; the names are ``ttom.engine.tto.TTOConfig``'s own.
@@ -64,7 +66,7 @@ class RunOptions(BaseModel):
 
     model: str | None = Field(None, min_length=1, max_length=4096,
                               description="backend name or local model folder; None = TTOM_MODEL")
-    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    device: str = Field("auto", pattern=f"^({DEVICE_PATTERN})$")
     dtype: Literal["auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16"] = "auto"
     seed: int = Field(0, ge=0, lt=2**63, description="noise seed of the first round")
     steps: int | None = Field(None, ge=1, le=1000, description="denoising steps")

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from ttom.config import DEVICE_PATTERN
+
 MODEL_HELP = ("Backend: shapes (bundled), tiny-cogvideox, tiny-wan, cogvideox-2b, cogvideox-5b, cogvideox1.5-5b, "
               "wan2.1-1.3b, wan2.1-14b, or a local diffusers folder.")
 # Choice options are Literal types: typer checks them when the command line is parsed and lists them in --help.
@@ -26,7 +28,7 @@ TTOMode = Literal["fresh", "warm", "skip", "off"]
 MemoryMode = Literal["skip", "warm"]
 DtypeName = Literal["auto", "fp32", "bf16", "fp16"]
 Format = Literal["json", "jsonl"]
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_DEVICE = re.compile(DEVICE_PATTERN)
 
 
 def check_device(value: str | None) -> str | None:
