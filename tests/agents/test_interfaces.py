@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import anyio
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -50,6 +51,14 @@ def test_chat_edits_on_one_thread(tmp_path):
     assert [t["turn"] for t in turns] == [1, 2, 3]
     assert sorted(turns[2]["objects"]) == ["a dog", "a dog", "a red car"]
     assert (tmp_path / "turn-3" / "video.mp4").exists()
+    # the edit ("bigger") keeps the memory key but not the layout: φ from memory is only a warm start, and
+    # the edited video differs from the first (issue 15)
+    second = json.loads((tmp_path / "turn-2" / "report.json").read_text())
+    assert second["memory"]["hit"] and second["tto"]["mode"] == "warm"
+    assert any("edited or repaired" in n for n in second["memory"].get("notes", []))
+    from ttom.video import read_video
+
+    assert not np.array_equal(read_video(tmp_path / "turn-1" / "video.mp4"), read_video(tmp_path / "turn-2" / "video.mp4"))
 
 
 def test_langchain_tool_wraps_the_whole_graph(tmp_path):

@@ -333,11 +333,22 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
             mode = opts.tto.mode or opts.memory_mode
             if pool == "best_effort" and mode == "skip":
                 mode = "warm"
+            if mode == "skip" and _layout_changed(state):  # φ was learned on the layout before the change
+                mode = "warm"
+                notes.append("the layout was edited or repaired: φ from memory is a warm start, not a skip")
+                recall["notes"] = notes
             recall.update({"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
                            "phi_path": str(path), "mode": mode, "key_text": h.key_text, "pool": pool,
                            "quality": h.quality})
     _emit("memory", **{k: v for k, v in recall.items() if k != "phi_path"}, key=state["key"])
     return {"recall": recall, "signature": signature, "timings": _add_timing(state, memory=time.perf_counter() - start)}
+
+
+def _layout_changed(state: AgentState) -> bool:
+    """Whether this request's layout is an edit (chat, a human) or a repair: the memory key, which
+    abstracts sizes and positions, may then still match the entry of the layout before the change."""
+    plan = state.get("plan") or {}
+    return plan.get("planner") == "edit" or bool(plan.get("edited_by_human")) or state.get("repairs", 0) > 0
 
 
 # ----- generate, critique, re-optimise -----------------------------------------------------------
