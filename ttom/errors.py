@@ -10,7 +10,15 @@ class TtomError(Exception):
 
 
 class WeightsNotFoundError(TtomError):
-    """Model weights are not in the given folder or the local Hugging Face cache."""
+    """Model weights are not in the given folder or the local Hugging Face cache.
+
+    ``what`` says what is missing; ``fix``, when given, how the user of the command that raised it
+    supplies the weights (callers with other options, such as the agent's run, show ``what`` alone).
+    """
+
+    def __init__(self, what: str, fix: str | None = None) -> None:
+        super().__init__(f"{what} {fix}" if fix else what)
+        self.what, self.fix = what, fix
 
 
 class ConfigError(TtomError):

@@ -14,20 +14,11 @@ import copy
 
 import pytest
 
+from tests.engine.conftest import TWO_OBJECTS  # the engine tests' two-object layout
 from ttom.critic.grounders.base import Grounding, Track
 from ttom.layout import Layout
 
-PROMPT = "a red car drives to the left while a dog sits on the right"
-TWO_OBJECTS = {
-    "prompt": PROMPT,
-    "objects": [
-        {"id": 0, "name": "car", "phrase": "a red car",
-         "keyframes": [{"t": 0, "box": [0.55, 0.5, 0.95, 0.9]}, {"t": 1, "box": [0.05, 0.5, 0.45, 0.9]}]},
-        {"id": 1, "name": "dog", "phrase": "a dog",
-         "keyframes": [{"t": 0, "box": [0.6, 0.05, 0.95, 0.4]}, {"t": 1, "box": [0.6, 0.05, 0.95, 0.4]}]},
-    ],
-    "background": "street",
-}
+PROMPT = TWO_OBJECTS["prompt"]
 # few steps: the whole graph in a few seconds on a 2-core CPU
 FAST = {"model": "tiny-cogvideox", "device": "cpu", "steps": 3, "tto": {"steps": 1, "iterations": 2}}
 # the critic loop killed mid-way (killrun.py loop): round 1 scores best, no round is accepted

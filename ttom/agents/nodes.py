@@ -115,8 +115,8 @@ def check_critic(opts: RunOptions, layout: Layout, judge: Any = None) -> None:
     try:
         resolve_backend(opts.critic, layout)  # builds (and caches) the grounder: its weights load now
     except (WeightsNotFoundError, ImportError) as e:
-        # the grounder's own hint names `ttom critic`'s options (--detector ...), which a run does not have
-        why = str(e).split(" Pass a local folder")[0].split(": pass --")[0].rstrip(". ")
+        # the grounder's own fix names `ttom critic`'s options (--detector ...), which a run does not have
+        why = (e.what if isinstance(e, WeightsNotFoundError) else str(e)).rstrip(".: ")
         raise ConfigError(f"the critic {opts.critic!r} cannot run: {why}. Run without a critic (--critic off; "
                           "options.critic 'off'), use --critic shapes for shapes-world scenes, or put the weights in "
                           "the local Hugging Face cache.") from None
@@ -323,8 +323,6 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
         if found.hit is None:
             found, pool = store.recall_phi(state["key"], best_effort_signature(signature)), "best_effort"
             notes += found.notes
-        if notes:
-            recall["notes"] = notes
         if found.hit is not None:
             h = found.hit
             path = Path(state["run_dir"]) / "memory_phi.safetensors"
@@ -336,10 +334,11 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
             if mode == "skip" and _layout_changed(state):  # φ was learned on the layout before the change
                 mode = "warm"
                 notes.append("the layout was edited or repaired: φ from memory is a warm start, not a skip")
-                recall["notes"] = notes
             recall.update({"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
                            "phi_path": str(path), "mode": mode, "key_text": h.key_text, "pool": pool,
                            "quality": h.quality})
+        if notes:
+            recall["notes"] = notes
     _emit("memory", **{k: v for k, v in recall.items() if k != "phi_path"}, key=state["key"])
     return {"recall": recall, "signature": signature, "timings": _add_timing(state, memory=time.perf_counter() - start)}
 

@@ -59,9 +59,9 @@ def _load(loader: Any, name: str, what: str, option: str, **kwargs: Any) -> Any:
     except (OSError, ValueError) as e:
         raise WeightsNotFoundError(
             f"{what} weights {name!r} not found in a local folder or the local Hugging Face cache "
-            f"({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}). "
-            f"Pass a local folder with {option} PATH, or download once where the hub is reachable "
-            f"(`hf download {name}`) and copy the cache here."
+            f"({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}).",
+            fix=f"Pass a local folder with {option} PATH, or download once where the hub is reachable "
+                f"(`hf download {name}`) and copy the cache here."
         ) from None
 
 

@@ -60,9 +60,8 @@ class Sam2PackageTracker:
         self.config = config
         if checkpoint is None and not random_weights:
             raise WeightsNotFoundError(
-                "the sam2 backend needs a checkpoint: pass --sam2-checkpoint PATH to a .safetensors state dict "
-                f"(convert the official .pt once: {_CONVERT})"
-            )
+                "the sam2 backend needs a checkpoint:",
+                fix=f"pass --sam2-checkpoint PATH to a .safetensors state dict (convert the official .pt once: {_CONVERT})")
         self.checkpoint = checkpoint or "random"
         self.predictor = build_sam2_video_predictor(
             config, ckpt_path=None, device=self.device, hydra_overrides_extra=list(hydra_overrides))
