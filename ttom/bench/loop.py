@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ttom.bench.shapes import CATEGORIES, Sample, ShapesBench, paired, prompts, success
+from ttom.bench.shapes import CATEGORIES, Sample, ShapesBench, paired, prompts, shard, success
 
 CONDITIONS = ("tto", "best3", "loop")
 
@@ -50,8 +50,9 @@ def _judge(layout, frames, history):
 
 def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds: int = 3, tto_overrides=None,
         device: str = "cpu", progress=print, split: str = "test", steps: int | None = None,
-        limit: int | None = None) -> ShapesBench:
-    """``steps``: denoising steps (default: the model's); ``limit``: only the first prompts (smoke tests)."""
+        limit: int | None = None, shard_spec: str | None = None) -> ShapesBench:
+    """``steps``: denoising steps (default: the model's); ``limit``: only the first prompts (smoke tests);
+    ``shard_spec`` ``K/N``: this process's share of the prompts (seeds stay those of the whole set)."""
     from ttom.critic.policy import round_rank
     from ttom.critic.rounds import Knobs, best_round, next_knobs, round_seed
     from ttom.engine.backends import load_backend
@@ -63,8 +64,8 @@ def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds:
     overrides = tto_overrides or {}
     steps = steps or backend.defaults.steps
     bench = ShapesBench()
-    chosen = prompts(per_category, seed, split)[:limit]
-    items = [(cat, cap, plan(cap, planner="offline").layout) for cat, cap in chosen]
+    chosen = shard(list(enumerate(prompts(per_category, seed, split)[:limit])), shard_spec)
+    items = [(k, cat, cap, plan(cap, planner="offline").layout) for k, (cat, cap) in chosen]
 
     def knobs_of(cfg) -> Knobs:
         return Knobs(steps=cfg.steps, iterations=cfg.iterations, lr=cfg.lr, loss_threshold=cfg.loss_threshold,
@@ -77,9 +78,9 @@ def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds:
         return {"decision": rep["decision"], "miou": rep["miou"], "report": rep, "phi": r.phi, "losses": r.losses,
                 "seconds": time.perf_counter() - t0}
 
-    def add(cat, cap, cond, rounds, best):
+    def add(cat, cap, s0, cond, rounds, best):
         s = LoopSample(cat, cap, cond, success(cat, best["report"]), float(best["miou"]),
-                       sum(r["seconds"] for r in rounds), generations=len(rounds), delivered=rounds.index(best) + 1,
+                       sum(r["seconds"] for r in rounds), seed=s0, generations=len(rounds), delivered=rounds.index(best) + 1,
                        accepted=best["decision"] == "accept", decisions=",".join(r["decision"] for r in rounds))
         bench.samples.append(s)
         progress(f"{cond:5s} {cat:9s} {'ok ' if s.success else 'bad'} miou {s.miou:.2f} {s.seconds:5.1f}s "
@@ -88,15 +89,15 @@ def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds:
     def pick(rounds):
         return max(rounds, key=lambda r: round_rank(r))  # the first of equals: max keeps the earliest
 
-    for k, (cat, cap, layout) in enumerate(items):
+    for k, cat, cap, layout in items:
         s0 = seed + k  # the base seed ttom bench shapes uses for prompt k
         base = recipe_config(backend, mode="fresh", **overrides)
         first = one(layout, base, s0, [])
         if "tto" in conditions:
-            add(cat, cap, "tto", [first], first)
+            add(cat, cap, s0, "tto", [first], first)
         if "best3" in conditions:
             rounds = [first] + [one(layout, base, s0 + j, []) for j in (1, 2)]
-            add(cat, cap, "best3", rounds, pick(rounds))
+            add(cat, cap, s0, "best3", rounds, pick(rounds))
         if "loop" in conditions:
             rounds, history, current, lay, same = [first], [first["report"]], knobs_of(base), layout, [first]
             while len(rounds) < max_rounds and rounds[-1]["decision"] in ("reoptimize", "repair"):
@@ -116,7 +117,7 @@ def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds:
                 rounds.append(r)
                 same.append(r)
                 history.append(r["report"])
-            add(cat, cap, "loop", rounds, pick(rounds))
+            add(cat, cap, s0, "loop", rounds, pick(rounds))
     return bench
 
 
