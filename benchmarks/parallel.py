@@ -51,6 +51,7 @@ def main(argv=None) -> None:
     ap.add_argument("--shards", type=int, default=4, help="processes per job")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--work", type=Path, help="folder for the shards' own files (default OUT/shards)")
     ap.add_argument("--split-json", type=Path, help="instead of running: split a results JSON into one samples file a job")
     args = ap.parse_args(argv)
     if args.split_json:
@@ -59,7 +60,7 @@ def main(argv=None) -> None:
             (args.out / f"{name}.json").write_text(json.dumps(samples, indent=1))
         return
     jobs = read_jobs(args.jobs)
-    work = args.out / "shards"
+    work = args.work or args.out / "shards"
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs = []
