@@ -62,6 +62,7 @@ def main(argv=None) -> None:
     jobs = read_jobs(args.jobs)
     work = args.work or args.out / "shards"
     work.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs = []
     t0 = time.time()
