@@ -52,6 +52,7 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--work", type=Path, help="folder for the shards' own files (default OUT/shards)")
+    ap.add_argument("--deadline", type=float, help="seconds: stop the shards still running then, and collect the rest")
     ap.add_argument("--split-json", type=Path, help="instead of running: split a results JSON into one samples file a job")
     args = ap.parse_args(argv)
     if args.split_json:
@@ -77,8 +78,14 @@ def main(argv=None) -> None:
     print(f"started {len(procs)} processes for {len(jobs)} jobs", flush=True)
     failed = []
     for name, k, p, log in procs:
-        if p.wait() != 0:
-            failed.append(f"{name}.{k}")
+        left = None if args.deadline is None else max(1.0, args.deadline - (time.time() - t0))
+        try:
+            code = p.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            code = "killed at the deadline"
+        if code != 0:
+            failed.append(f"{name}.{k} ({code})")
         log.close()
     results, logs = {}, []
     for name, _ in jobs:
