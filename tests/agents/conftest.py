@@ -23,7 +23,8 @@ PROMPT = TWO_OBJECTS["prompt"]
 FAST = {"model": "tiny-cogvideox", "device": "cpu", "steps": 3, "tto": {"steps": 1, "iterations": 2}}
 # the critic loop killed mid-way (killrun.py loop): round 1 scores best, no round is accepted
 LOOP_JUDGE = {"found_in": set(), "partly": {1: 0.6, 2: 0.3, 3: 0.2}}
-LOOP_OPTIONS = {"max_rounds": 3, "critic_thresholds": {"absent_rounds_for_repair": 9}}
+# the escalating policy: its rounds differ in more than the seed, which the kill-and-resume test checks survives
+LOOP_OPTIONS = {"max_rounds": 3, "reoptimize": "escalate", "critic_thresholds": {"absent_rounds_for_repair": 9}}
 
 
 class ScriptedJudge:

@@ -77,8 +77,8 @@ def test_critic_sends_it_back_to_reoptimise_then_accepts(tmp_path, opts, two_obj
     report = run.report
     assert [h["decision"] for h in report["history"]] == ["reoptimize", "accept"]
     assert report["rounds"] == 2 and report["critic"]["decision"] == "accept"
-    assert report["tto"]["mode"] == "warm"  # round 2 continued round 1's φ*
-    assert _events(run, "reoptimize")[0]["mode"] == "warm"
+    assert report["tto"]["mode"] == "fresh" and report["history"][1]["seed"] == report["history"][0]["seed"] + 1
+    assert _events(run, "reoptimize")[0]["mode"] == "fresh"  # the default policy reseeds with fresh φ
     assert (tmp_path / "rounds" / "1" / "video.mp4").exists() and (tmp_path / "rounds" / "2" / "video.mp4").exists()
     assert report["memory"]["action"] == "insert"
 

@@ -120,7 +120,8 @@ def bench_loop(
                                      ">= 20, i.e. >= 100 prompts; CPU-hours)."),
     seed: int = typer.Option(0, "--seed"),
     split: str = typer.Option("test", "--split", help="Prompt set: dev, test or all (as ttom bench shapes)."),
-    conditions: str = typer.Option("tto,best3,loop", "--conditions", help="Which of tto,best3,loop to run."),
+    conditions: str = typer.Option("tto,best3,loop", "--conditions", help="Which of tto,best3,loop,escalate to run "
+                                   "(escalate: the loop with the escalating re-optimisation policy)."),
     max_rounds: int = typer.Option(3, "--max-rounds", min=1, help="The loop's round budget (best3 always spends 3)."),
     steps: int = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the model's; fewer only to "
                               "check the benchmark runs)."),
