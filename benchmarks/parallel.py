@@ -47,7 +47,7 @@ def read_jobs(path: Path) -> list[tuple[str, list[str]]]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=Path, required=True)
+    ap.add_argument("--jobs", type=Path, help="the jobs file (not needed with --split-json)")
     ap.add_argument("--shards", type=int, default=4, help="processes per job")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--out", type=Path, required=True)
@@ -60,6 +60,8 @@ def main(argv=None) -> None:
         for name, samples in json.loads(args.split_json.read_text()).items():
             (args.out / f"{name}.json").write_text(json.dumps(samples, indent=1))
         return
+    if args.jobs is None:
+        ap.error("--jobs is required")
     jobs = read_jobs(args.jobs)
     work = args.work or args.out / "shards"
     work.mkdir(parents=True, exist_ok=True)
