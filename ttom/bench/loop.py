@@ -129,7 +129,8 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
                                                knobs_of(base), losses=last["losses"], denoise_steps=steps)
                     start = best_round([r for r in same if r["phi"] is not None]) if warm else None
                     phi = start["phi"] if start else None
-                    cfg = dataclasses.replace(base, mode="warm" if phi else "fresh", **current.overrides())
+                    cfg = (base if phi is None and current == knobs_of(base) else  # reseed: the recipe itself
+                           dataclasses.replace(base, mode="warm" if phi else "fresh", **current.overrides()))
                 r = one(lay, cfg, round_seed(s0, n), history, phi)
                 rounds.append(r)
                 same.append(r)
