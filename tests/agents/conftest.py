@@ -27,6 +27,15 @@ LOOP_JUDGE = {"found_in": set(), "partly": {1: 0.6, 2: 0.3, 3: 0.2}}
 LOOP_OPTIONS = {"max_rounds": 3, "reoptimize": "escalate", "critic_thresholds": {"absent_rounds_for_repair": 9}}
 
 
+def planned_layout(prompt: str = PROMPT, model: str = "tiny-cogvideox") -> dict:
+    """The layout the graph's (deterministic, offline) planner makes for ``prompt`` on ``model``'s frame."""
+    from ttom.agents.nodes import frame_aspect
+    from ttom.agents.state import RunOptions
+    from ttom.planning.plan import plan
+
+    return plan(prompt, planner="offline", frame_aspect=frame_aspect(model, RunOptions())).layout.to_dict()
+
+
 class ScriptedJudge:
     """A detector that finds every object on its planned boxes in the rounds listed in ``found_in``
     (1-based), and finds nothing in the other rounds; ``partly`` = {round: fraction}: in that round it

@@ -10,7 +10,7 @@ import pytest
 from ttom.agents.run import run_agent
 from ttom.layout import Layout
 
-from .conftest import PROMPT, ScriptedJudge
+from .conftest import PROMPT, ScriptedJudge, planned_layout
 
 
 def _events(run, kind):
@@ -19,9 +19,7 @@ def _events(run, kind):
 
 def _planned(prompt: str = PROMPT) -> dict:
     """The layout the graph's (deterministic, offline) planner will make, for the judge to find."""
-    from ttom.planning.plan import plan
-
-    return plan(prompt, planner="offline").layout.to_dict()
+    return planned_layout(prompt)
 
 
 def test_happy_path_writes_video_overlay_report_and_memorizes(tmp_path, opts):

@@ -150,7 +150,8 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
             info.update(planner="edit", edit=edit.description)
         else:
             prompt = edit.replan_prompt if edit is not None else text
-            result = plan(prompt, planner=opts.planner, settings=settings, check=False)
+            result = plan(prompt, planner=opts.planner, settings=settings, check=False,
+                          frame_aspect=frame_aspect(opts.model or settings.model, opts))
             layout = result.layout
             info.update(planner=result.planner, notes=result.notes, model=result.model)
             if edit is not None:
@@ -284,6 +285,14 @@ def tto_config(model, opts: RunOptions, mode: str = "fresh"):
     from ttom.engine.tto import recipe_config
 
     return recipe_config(model, mode=mode, **opts.tto.config_overrides())
+
+
+def frame_aspect(model: str, opts: RunOptions) -> float:
+    """The video's width / height (the request's size, else the model's), which the planner sizes boxes for."""
+    from ttom.engine.backends import describe
+
+    video = describe(model).defaults.video
+    return (opts.width or video.width) / (opts.height or video.height)
 
 
 def adapter_signature(model: str, opts: RunOptions) -> dict[str, Any]:
