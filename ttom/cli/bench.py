@@ -31,6 +31,20 @@ def load_samples(load, path: Path, command: str):
         raise ConfigError(f"{path}: not a samples file written by ttom bench {command} --samples ({e})") from None
 
 
+def samples_or_run(load, from_samples: list[Path] | None, command: str, run):
+    """The joined samples of earlier runs (``from_samples``, e.g. the shards of one run), or ``run()``;
+    a ``ValueError`` of the run (a bad argument) becomes one clear line."""
+    from ttom.bench.shapes import ShapesBench
+    from ttom.errors import ConfigError
+
+    if from_samples:
+        return ShapesBench([s for path in from_samples for s in load_samples(load, path, command).samples])
+    try:
+        return run()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def bench_shapes(
     per_category: int = typer.Option(4, "--per-category", "-n", help="Prompts per category."),
     seed: int = typer.Option(0, "--seed"),
@@ -73,16 +87,10 @@ def bench_shapes(
                      rank=rank)
     if conditioning not in shapes.CONDITIONINGS:
         raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")
-    if from_samples:
-        bench = shapes.ShapesBench([s for path in from_samples
-                                    for s in load_samples(shapes.load, path, "shapes").samples])
-    else:
-        try:
-            bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
-                               device=device, progress=lambda m: console.print(m, highlight=False), split=split,
-                               conditioning=conditioning, shard_spec=shard_spec)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+    bench = samples_or_run(shapes.load, from_samples, "shapes", lambda: shapes.run(
+        per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides, device=device,
+        progress=lambda m: console.print(m, highlight=False), split=split, conditioning=conditioning,
+        shard_spec=shard_spec))
     if samples and not from_samples:
         shapes.save(bench, samples)  # this run's own samples, before any baseline joins them
     if baseline:
@@ -140,21 +148,12 @@ def bench_loop(
     from ttom.bench import loop
     from ttom.bench.report import markdown_table, write_section
 
-    from ttom.bench.shapes import ShapesBench
-    from ttom.errors import ConfigError
-
     console = Console()
-    if from_samples:
-        bench = ShapesBench([s for path in from_samples for s in load_samples(loop.load, path, "loop").samples])
-    else:
-        try:
-            bench = loop.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds,
-                             device=device, progress=lambda m: console.print(m, highlight=False), split=split,
-                             steps=steps, shard_spec=shard_spec)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        if samples:
-            loop.save(bench, samples)
+    bench = samples_or_run(loop.load, from_samples, "loop", lambda: loop.run(
+        per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
+        progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec))
+    if samples and not from_samples:
+        loop.save(bench, samples)
     headers, rows = loop.table(bench)
     pheaders, prows = loop.paired_table(bench)
     for title, hs, rs in (("shapes model: one TTO round vs best of 3 seeds vs the critic loop", headers, rows),
