@@ -181,10 +181,15 @@ def scene_structure(layout: Layout, spec: SceneSpec, names: list[str], environme
                     ) -> tuple[SceneStructure, dict[int, int]]:
     """The structure of a scene and the slot of each layout object.
 
-    ``names``: the object names of the key's placeholders, slot i = ``<object_i>``. A layout object
-    fills the first slot whose name it matches; objects the prompt does not name get slots of their
-    own after those, one per distinct name, in layout order. Counts and directions come from the
-    layout (what will be generated), positions and relations from the prompt.
+    ``names``: the object names of the key's placeholders, slot i = ``<object_i>`` (prompt order). A
+    layout object fills the first slot whose name it matches; objects the prompt does not name get
+    slots of their own after those, one per distinct name, in layout order. Counts and directions
+    come from the layout (what will be generated), positions and relations from the prompt.
+
+    Slots keep the prompt's order, and relations their words: "a dog to the right of a cat" is not
+    "a cat to the left of a dog" here, although it means the same. φ acts on the prompt's tokens in
+    their context, and the first-named object of the one is where the second-named of the other was;
+    reusing φ across that swap is the left/right confusion this structure exists to prevent.
     """
     names = list(names)
     slots: dict[int, int] = {}
@@ -205,4 +210,4 @@ def scene_structure(layout: Layout, spec: SceneSpec, names: list[str], environme
                                      positions=positions))
     relations = sorted({(mention_slot[r.subject], r.relation, mention_slot[r.reference]) for r in spec.relations
                         if mention_slot.get(r.subject) is not None and mention_slot.get(r.reference) is not None})
-    return SceneStructure(objects=objects, relations=[tuple(r) for r in relations], environments=environments), slots
+    return SceneStructure(objects=objects, relations=relations, environments=environments), slots
