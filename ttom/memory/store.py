@@ -547,8 +547,9 @@ class MemoryStore:
         return q, key if isinstance(key, str) else None, scene, k, thr
 
     def _find(self, s: Session, q: np.ndarray, key_text: str | None, scene: Scene | None, k: int, thr: float,
-              sig_hash: str) -> list[MemoryHit]:
-        """The hits of a query (``_query``) for the signature hash ``sig_hash``, in the caller's transaction."""
+              sig_hash: str, bad: list[Problem] | None = None) -> list[MemoryHit]:
+        """The hits of a query (``_query``) for the signature hash ``sig_hash``, in the caller's transaction.
+        Candidates whose row cannot be read are left out, and added to ``bad`` when it is given."""
         group = self._current_index(s).groups.get((sig_hash, self.embedder.name, int(q.shape[0])))
         if group is None or not group.ids:
             return []
@@ -586,6 +587,8 @@ class MemoryStore:
                     geometry=geo, mode=mode))
             except (BadRowError, TypeError, ValueError) as e:
                 log.warning("memory entry %s skipped by recall: unreadable row (%s)", row.id, e)
+                if bad is not None:
+                    bad.append(Problem(row.id, f"unreadable row: {e}"))
         if scene is not None:  # near-identical layouts first, then by key similarity (a stable sort keeps that)
             hits.sort(key=lambda h: h.mode != "skip")
         return hits[:k]
@@ -614,13 +617,13 @@ class MemoryStore:
                             threshold)
         sig_hash = phi_mod.canonical_signature(signature)[2]
         notes: list[str] = []
-        damaged: list[CorruptEntryError] = []
+        damaged: list[Problem] = []
         found: PhiRecall | None = None
         # A write transaction: on SQLite it takes the write lock at BEGIN, so nothing changes between the
         # recall and the use count; on PostgreSQL the use is an atomic UPDATE whose row count says whether
         # the entry still exists.
         with self.session(write=True) as s:
-            for hit in self._find(s, *query, sig_hash)[:PHI_TRIES]:
+            for hit in self._find(s, *query, sig_hash, bad=damaged)[:PHI_TRIES]:
                 row = repo.get_entry(s, hit.entry_id)
                 if row is None:
                     notes.append(f"memory entry {hit.entry_id} was removed before its φ was loaded")
@@ -629,20 +632,22 @@ class MemoryStore:
                     data = phi_mod.check_stored_phi(hit.entry_id, repo.get_phi(s, hit.entry_id), row.phi_sha256,
                                                     row.signature_hash)
                 except CorruptEntryError as e:
-                    damaged.append(e)
-                    notes.append(f"memory entry {e.entry_id} not used and quarantined: {e.problem}")
+                    damaged.append(Problem(e.entry_id, e.problem))
                     continue
                 if not repo.increment_use(s, hit.entry_id, repo.utcnow()):
                     notes.append(f"memory entry {hit.entry_id} was removed before its φ was loaded")
                     continue
                 found = PhiRecall(hit, data, notes)
                 break
-        for e in damaged:  # after the transaction: quarantine takes the meta lock, which a writer may hold
+        for p in damaged:  # after the transaction: quarantine takes the meta lock, which a writer may hold
+            notes.append(f"memory entry {p.entry_id} not used and quarantined: {p.problem}")
             try:
-                self.quarantine(e.entry_id, e.problem)
+                self.quarantine(p.entry_id, p.problem)
             except MemoryStoreError as err:
-                log.warning("memory entry %s could not be quarantined: %s", e.entry_id, err)
-        return found or PhiRecall(None, None, notes)
+                log.warning("memory entry %s could not be quarantined: %s", p.entry_id, err)
+        if found is not None:
+            return PhiRecall(found.hit, found.phi, notes)
+        return PhiRecall(None, None, notes)
 
     def _current_index(self, s: Session) -> KeyIndex:
         """The cached key matrix, brought up to the store's generation in the caller's transaction.
@@ -741,6 +746,11 @@ class MemoryStore:
                 if e.problem is not None:
                     problems.append(Problem(e.id, f"quarantined: {e.problem}"))
                     continue
+                if e.scene is not None or e.structure_hash is not None:
+                    try:
+                        Scene.from_json(json.dumps(e.scene), e.structure_hash)
+                    except ValueError as err:
+                        problems.append(Problem(e.id, str(err)))
                 try:
                     phi_mod.check_stored_phi(e.id, repo.get_phi(s, e.id), e.phi_sha256, e.signature_hash)
                 except CorruptEntryError as err:
