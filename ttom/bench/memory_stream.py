@@ -102,7 +102,8 @@ def write_keys(out: Path, n: int = REQUESTS, seed: int = SEED) -> tuple[Path, in
 
 def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str] = ("tto", "memory"),
         memorize: str = "success", keys: Path | None = None, samples: Path | None = None, seed: int = SEED,
-        progress: Callable[[str], None] = print) -> list[StreamSample]:
+        progress: Callable[[str], None] = print, stream: Sequence[Request] | None = None) -> list[StreamSample]:
+    """Run the stream (its first ``limit`` requests; ``stream``: other requests instead) and return the samples."""
     from ttom.bench.shapes import success
     from ttom.critic.critique import critique
     from ttom.engine.backends import load_backend
@@ -118,7 +119,7 @@ def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str]
     bad = [c for c in conditions if c not in ("tto", "memory")]
     if bad or not conditions:
         raise ConfigError(f"unknown stream condition(s) {bad or list(conditions)}: use tto and/or memory")
-    reqs = requests(REQUESTS, seed)[: limit or REQUESTS]
+    reqs = list(stream if stream is not None else requests(REQUESTS, seed))[: limit or None]
     embedder = PrecomputedEmbedder(keys) if keys else default_embedder()
     # every key this run needs is there (a precomputed file), or one clear line before any generation; and
     # MiniLM is loaded now, not inside the first request's time

@@ -6,8 +6,10 @@ planned by the offline planner and generated three ways:
 - ``plain``: the model alone (TTO off);
 - ``tto``: fresh φ optimised for the prompt's layout;
 - memory streams: the prompts in order through an empty parameter memory keyed by the scene
-  abstraction; a miss optimises fresh φ and inserts it, a hit either loads φ* and skips
-  optimisation (``skip``) or continues from it (``warm``).
+  abstraction, recalled by structure and geometry (``ttom.memory.match``); a miss optimises fresh φ and
+  inserts it, a hit either loads φ* and skips optimisation (``skip``, for a near-identical layout;
+  a similar one's φ is a warm start) or continues from it (``warm``). (``ttom bench memory --stream``
+  is the longer stream against fresh TTO.)
 
 Each video is judged by the critic's analytic shapes detector. Success is the category's own
 constraint: spatial → the relation holds (T2V-CompBench's rule); motion → every object moves
@@ -142,18 +144,17 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
                 key = abstract(layout, cap).key
                 cfg = recipe_config(backend, mode="fresh", **overrides)
                 spec_sig = expected_signature(backend, cfg)
-                hits = store.recall(key, spec_sig)
-                phi = None
-                if hits:
-                    phi = store.load_phi(hits[0].entry_id)
-                    store.record_use(hits[0].entry_id)
-                    cfg = recipe_config(backend, mode=cond, **overrides)
-                r = generate(backend, layout, cfg, seed=seed + k, phi=phi)
+                got = store.recall_phi(key, spec_sig, layout=layout, prompt=cap)  # structure, then geometry
+                hit = got.hit
+                if hit is not None:  # "skip" skips only a near-identical layout's φ; a similar one's is a warm start
+                    cfg = recipe_config(backend, mode="skip" if cond == "skip" and hit.mode == "skip" else "warm",
+                                        **overrides)
+                r = generate(backend, layout, cfg, seed=seed + k, phi=got.phi)
                 seconds = time.perf_counter() - t0
                 if cfg.mode != "skip":  # skip leaves φ* as it was: nothing new to write
-                    store.memorize(key, r.phi, r.signature, hit=hits[0] if hits else None)
-                judge(cat, cap, layout, cond, r, seconds, memory="hit" if hits else "miss",
-                      similarity=hits[0].similarity if hits else None)
+                    store.memorize(key, r.phi, r.signature, hit=hit, layout=layout)
+                judge(cat, cap, layout, cond, r, seconds, memory="hit" if hit else "miss",
+                      similarity=hit.similarity if hit else None)
     return bench
 
 
