@@ -21,7 +21,6 @@ moving apart) → counts right and every direction right. mIoU is the critic's l
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -228,11 +227,10 @@ def table(bench: ShapesBench) -> tuple[list[str], list[list]]:
 def sign_test(wins: int, losses: int) -> float:
     """Two-sided exact sign test: the chance of a split at least this uneven among ``wins + losses``
     discordant pairs if either side were equally likely to win each (ties are left out beforehand)."""
+    from scipy.stats import binomtest
+
     n = wins + losses
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
-    return min(1.0, 2 * tail)
+    return 1.0 if n == 0 else float(binomtest(wins, n, 0.5).pvalue)
 
 
 def paired(bench: ShapesBench, base: str, cond: str, cat: str | None = None,
