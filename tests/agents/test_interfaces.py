@@ -55,7 +55,8 @@ def test_chat_edits_on_one_thread(tmp_path):
     # similar, not near-identical, so φ from memory is only a warm start, and the edited video differs from the
     # first (issue 15); "now two dogs" has another structure: a miss
     second = json.loads((tmp_path / "turn-2" / "report.json").read_text())
-    assert second["memory"]["hit"] and second["tto"]["mode"] == "warm"
+    assert second["memory"]["hit"] and second["tto"]["mode"] == "warm" == second["memory"]["mode"]
+    assert 0.13 <= second["memory"]["geometry"] < 0.66  # the dog's boxes x 1.3: IoU 1/1.69
     assert second["memory"]["action"] == "insert"  # the similar layout's entry keeps its φ
     assert any("similar, not near-identical" in n for n in second["memory"].get("notes", []))
     third = json.loads((tmp_path / "turn-3" / "report.json").read_text())

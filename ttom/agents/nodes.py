@@ -480,7 +480,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     best = best_round(state.get("history", [])) or {**state["generation"], "decision": state.get("decision")}
     start = time.perf_counter()
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
-              "similarity": recall.get("similarity"), "action": "none"}
+              "similarity": recall.get("similarity"), "geometry": recall.get("geometry"),
+              "mode": recall.get("mode"), "action": "none"}
     if recall.get("notes"):
         memory["notes"] = recall["notes"]  # hits passed over: removed meanwhile, or quarantined
     decision = best.get("decision")

@@ -3,7 +3,7 @@
 ``MemoryStore`` owns the engine and the transactions; every public method is one unit of work in
 one transaction, built from the session functions in ``repository``. What it returns are plain
 dataclasses (``ttom.memory.types``). The other modules: ``db`` (the engine: SQLite and PostgreSQL
-settings), ``index`` (the cached key matrix), ``rows`` (rows to dataclasses), ``match`` (structure
+settings), ``schema`` (creating and migrating the tables), ``index`` (the cached key matrix), ``rows`` (rows to dataclasses), ``match`` (structure
 and geometry: when a stored scene is a hit, and in which mode), ``phi`` (what φ must be),
 ``archive`` (export and import).
 
@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import uuid
@@ -47,17 +46,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sqlalchemy import inspect, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateSchema
 
 from ttom.memory import phi as phi_mod
 from ttom.memory import repository as repo
+from ttom.memory import schema as schema_mod
 from ttom.memory.db import (
     SQLITE_DAMAGED,
-    advisory_key,
     damaged_file_message,
     make_engine,
     mask_url,
@@ -76,7 +74,7 @@ from ttom.memory.errors import (
 )
 from ttom.memory.index import KeyIndex
 from ttom.memory.match import Scene, check_thresholds, geometry, mode_for
-from ttom.memory.models import META_ID, SCHEMA_VERSION, Base, EntryRow, MetaRow
+from ttom.memory.models import META_ID, SCHEMA_VERSION, EntryRow, MetaRow
 from ttom.memory.rows import BadRowError, as_time, check_quality, entries_of, to_entry
 from ttom.memory.types import (
     InsertResult,
@@ -233,66 +231,18 @@ class MemoryStore:
         """Create the tables and the meta row, or migrate an older schema; refuse a newer one."""
         try:
             with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Two processes creating the tables at once would collide on the catalog.
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                 {"k": advisory_key(f"ttom.memory.init:{self.schema or ''}")})
-                    if self.schema:
-                        conn.execute(CreateSchema(self.schema, if_not_exists=True))
-                Base.metadata.create_all(conn)
-                with Session(bind=conn) as s:
-                    meta = repo.ensure_meta(s)
-                    if meta.schema_version < SCHEMA_VERSION:
-                        self._migrate(conn, meta.schema_version)
-                        meta.schema_version = SCHEMA_VERSION
-                    s.flush()
+                old = schema_mod.create_or_migrate(conn, self.schema)
         except SchemaVersionError:
             raise
         except DatabaseError as e:
             raise self._db_error(e, "cannot open the memory database") from e
-
-    def _migrate(self, conn: Connection, version: int) -> None:
-        """Bring an older schema up to SCHEMA_VERSION in the caller's transaction; every row is kept."""
-        cols = {c["name"] for c in inspect(conn).get_columns("ttom_memory_entries", schema=self.schema)}
-        table = "ttom_memory_entries"
-        if self.schema:
-            table = f"{conn.dialect.identifier_preparer.quote_schema(self.schema)}.{table}"
-        added = {  # column -> the version that brought it (the writes table came with create_all)
-            "problem": (2, "TEXT"),  # quarantine
-            "scene_json": (3, "TEXT"),  # the layout φ was learned on (recall by structure and geometry)
-            "structure_hash": (3, "VARCHAR(64)"),
-        }
-        for name, (since, sql_type) in added.items():
-            if version < since and name not in cols:
-                # Rows keep NULL: an entry stored without a layout (recall warm-starts from it only for a
-                # request with the same key text, and never skips).
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
-        log.info("memory database %s migrated from schema version %d to %d", mask_url(self.url), version,
-                 SCHEMA_VERSION)
+        if old is not None:
+            log.info("memory database %s migrated from schema version %d to %d", mask_url(self.url), old,
+                     SCHEMA_VERSION)
 
     def _create_sqlite_file(self, path: Path) -> None:
-        """A new SQLite memory, built in a temporary file and linked into place complete.
-
-        No process ever sees a half-made memory at ``path``, so an empty file there is never one
-        being created (and is refused). Two processes creating it at once: the first link wins and
-        the other uses that file.
-        """
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        engine = make_engine(f"sqlite:///{tmp}", None)
-        try:
-            self._create_schema(engine.execution_options(ttom_write=True))
-            engine.dispose()  # the last connection closes: SQLite folds the WAL into the file
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            except OSError:  # a file system without hard links
-                if not path.exists():
-                    os.replace(tmp, path)
-        finally:
-            engine.dispose()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        """A new SQLite memory, linked into place complete (``schema.build_sqlite_file``)."""
+        schema_mod.build_sqlite_file(path, lambda url: make_engine(url, None), self._create_schema)
 
     def _query_vector(self, key: str | np.ndarray) -> np.ndarray:
         if isinstance(key, str):
