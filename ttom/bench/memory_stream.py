@@ -100,10 +100,22 @@ def write_keys(out: Path, n: int = REQUESTS, seed: int = SEED) -> tuple[Path, in
     return save_precomputed(out, texts, MiniLMEmbedder()), len(texts)
 
 
+def memory_file(samples: Path) -> Path:
+    """Where a run with ``--samples`` keeps its memory (so that ``--resume`` continues with it)."""
+    return samples.with_name(samples.stem + ".memory.sqlite")
+
+
 def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str] = ("tto", "memory"),
         memorize: str = "success", keys: Path | None = None, samples: Path | None = None, seed: int = SEED,
-        progress: Callable[[str], None] = print, stream: Sequence[Request] | None = None) -> list[StreamSample]:
-    """Run the stream (its first ``limit`` requests; ``stream``: other requests instead) and return the samples."""
+        progress: Callable[[str], None] = print, stream: Sequence[Request] | None = None,
+        resume: bool = False) -> list[StreamSample]:
+    """Run the stream (its first ``limit`` requests; ``stream``: other requests instead) and return the samples.
+
+    With ``samples``, the samples are written after every request and the memory is kept beside them
+    (``memory_file``); ``resume`` continues such a run: the requests it did are kept, not run again, and
+    the memory is the one it left (a request cut short by a stop is run again; its memorize is written
+    once, by its idempotency key).
+    """
     from ttom.bench.shapes import success
     from ttom.critic.critique import critique
     from ttom.engine.backends import load_backend
@@ -120,18 +132,35 @@ def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str]
     if bad or not conditions:
         raise ConfigError(f"unknown stream condition(s) {bad or list(conditions)}: use tto and/or memory")
     reqs = list(stream if stream is not None else requests(REQUESTS, seed))[: limit or None]
+    out: list[StreamSample] = []
+    db = memory_file(samples) if samples else None
+    if resume:
+        if samples is None or not samples.is_file():
+            raise ConfigError("--resume continues an earlier run: give its --samples file")
+        out = load(samples)
+        wrong = [x.index for x in out if x.index < len(reqs) and reqs[x.index].prompt != x.prompt]
+        if wrong:
+            raise ConfigError(f"{samples}: request {wrong[0]} is not this stream's (another --seed?); not continued")
+        if any(x.condition == "memory" for x in out) and not db.is_file():
+            raise ConfigError(f"{samples}: the run's memory ({db}) is missing, so its memory condition cannot be "
+                              "continued")
+    elif db is not None:  # a new run: a new, empty memory
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    done = {(x.index, x.condition) for x in out}
     embedder = PrecomputedEmbedder(keys) if keys else default_embedder()
     # every key this run needs is there (a precomputed file), or one clear line before any generation; and
     # MiniLM is loaded now, not inside the first request's time
     embedder.embed(key_texts(reqs) if keys else ["warm-up"])
     backend = load_backend("shapes", device)
-    out: list[StreamSample] = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = MemoryStore(f"sqlite:///{Path(tmp) / 'memory.sqlite'}", capacity=10_000, embedder=embedder)
+        store = MemoryStore(f"sqlite:///{db or Path(tmp) / 'memory.sqlite'}", capacity=10_000, embedder=embedder)
         for r in reqs:
             layout = plan(r.prompt, planner="offline").layout
             key = abstract(layout, r.prompt).key
             for cond in conditions:
+                if (r.index, cond) in done:
+                    continue
                 t0 = time.perf_counter()
                 extra: dict[str, Any] = {}
                 phi, mode, mem_s, got = None, "fresh", 0.0, None
@@ -154,7 +183,8 @@ def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str]
                         or (memorize == "accepted" and rep["decision"] == "accept")):
                     m0 = time.perf_counter()
                     action = store.memorize(key, res.phi, res.signature, quality=float(rep["miou"]),
-                                            hit=got.hit if got is not None else None, layout=layout).action
+                                            hit=got.hit if got is not None else None, layout=layout,
+                                            request_key=f"stream:{seed}:{r.index}").action
                     mem_s += time.perf_counter() - m0
                 s = StreamSample(r.index, r.category, r.prompt, cond, bool(ok), float(rep["miou"]),
                                  round(gen_s + mem_s, 4), mode, str(rep["decision"]),
@@ -165,7 +195,8 @@ def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str]
                          f"{s.seconds:6.2f}s {action:6s} | {r.prompt}")
             if samples:  # after every request: a run that stops keeps what it did
                 save(out, samples)
-    return out
+        store.close()
+    return sorted(out, key=lambda x: (x.index, x.condition != "tto"))
 
 
 # --- results ------------------------------------------------------------------------------------------

@@ -266,7 +266,9 @@ def bench_memory(
                                  "(the critic finds the request's constraint met), accepted (the critic accepts), all."),
     conditions: str = typer.Option("tto,memory", "--conditions", help="With --stream: tto and/or memory."),
     samples: Path = typer.Option(None, "--samples", help="With --stream: write every sample as JSON here (after "
-                                 "each request)."),
+                                 "each request); the run's memory is kept beside it (NAME.memory.sqlite)."),
+    resume: bool = typer.Option(False, "--resume", help="With --stream --samples: continue that run (its requests "
+                                "are kept, its memory reused), e.g. with a larger --limit."),
     from_samples: Path = typer.Option(None, "--from-samples", help="With --stream: generate nothing, rebuild the "
                                       "tables and plots from an earlier run's --samples."),
     plots_dir: Path = typer.Option(Path("docs/img"), "--plots", help="With --stream: folder for the plot."),
@@ -286,7 +288,8 @@ def bench_memory(
         run_pairs(data=data, from_pairs=from_pairs, record=record)
         return
     if stream:
-        _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record)
+        _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record,
+                             resume)
         return
     from ttom.bench.memory import run
 
@@ -295,7 +298,8 @@ def bench_memory(
         queries=queries, postgres_url=postgres_url, record=record, as_json=as_json)
 
 
-def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record) -> None:
+def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record,
+                         resume) -> None:
     import re
 
     from rich.console import Console
@@ -313,7 +317,7 @@ def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, fro
             raise ConfigError(f"--device {device!r}: use cpu, cuda or cuda:N")
         got = memory_stream.run(limit=limit, device=device,
                                 conditions=tuple(c.strip() for c in conditions.split(",") if c.strip()),
-                                memorize=memorize, keys=keys, samples=samples,
+                                memorize=memorize, keys=keys, samples=samples, resume=resume,
                                 progress=lambda m: console.print(m, highlight=False, markup=False))
     sections = []
     for title, hs, rs in memory_stream.tables(got):
