@@ -6,8 +6,9 @@ applied to base prompts, never by picking pairs by hand:
 
 Base prompts: ``SHAPES_PER_CATEGORY`` captions of every category of the shapes world's grammar
 (``ttom.shapes.world``) and ``COMPBENCH_PER_FILE`` prompts of T2V-CompBench's spatial, motion and
-numeracy files, drawn with a fixed seed. Each base is planned by the offline planner; each rule that
-applies to it gives one pair (base, variant):
+numeracy files, drawn with a fixed seed. Each base is planned by the offline planner (for the shapes
+model's square frame, or the planner's default 3:2 frame of the real models); each rule that applies
+to it gives one pair (base, variant):
 
 same scene (a hit, skip or warm, is right):
 
@@ -296,10 +297,21 @@ def _composition(spec) -> tuple:
 
 
 # --- layouts ------------------------------------------------------------------------------------------
-def _plan(prompt: str):
+def frame_aspect(source: str) -> float | None:
+    """The frame the layouts are planned for: the shapes model's for its captions, the planner's default (3:2,
+    the real models' frames) for T2V-CompBench's prompts."""
+    if source != "shapes":
+        return None
+    from ttom.engine.backends import describe
+
+    video = describe("shapes").defaults.video
+    return video.width / video.height
+
+
+def _plan(prompt: str, aspect: float | None = None):
     from ttom.planning.plan import plan
 
-    return plan(prompt, planner="offline", check=False).layout
+    return plan(prompt, planner="offline", check=False, frame_aspect=aspect).layout
 
 
 def size_edit(layout, bigger: bool) -> str:
@@ -321,10 +333,10 @@ def position_edit(layout) -> str:
     return f"move the {obj.name} {side}"
 
 
-def variant_layout(base_layout, text: str, edit: str | None):
+def variant_layout(base_layout, text: str, edit: str | None, aspect: float | None = None):
     """The variant's layout: the base layout after the chat edit, or the variant prompt planned."""
     if edit is None:
-        return _plan(text)
+        return _plan(text, aspect)
     from ttom.planning.edits import edit_request
 
     return edit_request(edit, base_layout).layout
@@ -399,7 +411,7 @@ def build_pairs(data: Path, progress: Callable[[str], None] = lambda _m: None) -
     bases = base_prompts(data)
     for k, (source, base) in enumerate(bases):
         try:
-            lay = _plan(base)
+            lay = _plan(base, frame_aspect(source))
         except PlannerError as e:
             skipped.append(f"{base!r}: {e}")
             continue
@@ -409,7 +421,7 @@ def build_pairs(data: Path, progress: Callable[[str], None] = lambda _m: None) -
         a = Scene.of(lay, base)
         for kind, text, edit in variants(source, base, lay, k, nouns, rng):
             try:
-                vlay = variant_layout(lay, text, edit)
+                vlay = variant_layout(lay, text, edit, frame_aspect(source))
             except PlannerError as e:
                 skipped.append(f"{text!r} ({kind} of {base!r}): {e}")
                 continue

@@ -84,12 +84,21 @@ def requests(n: int = REQUESTS, seed: int = SEED) -> list[Request]:
     return out
 
 
+def plan_request(prompt: str):
+    """The request's layout: the offline planner, boxes sized for the shapes model's frame (as ``ttom bench
+    shapes`` plans them); no weights are loaded."""
+    from ttom.engine.backends import describe
+    from ttom.planning.plan import plan
+
+    video = describe("shapes").defaults.video
+    return plan(prompt, planner="offline", frame_aspect=video.width / video.height).layout
+
+
 def key_texts(reqs: Sequence[Request]) -> list[str]:
     """The memory keys the stream will embed (recall and memorize use the same key per request)."""
     from ttom.planning.abstraction import abstract
-    from ttom.planning.plan import plan
 
-    return list(dict.fromkeys(abstract(plan(r.prompt, planner="offline").layout, r.prompt).key for r in reqs))
+    return list(dict.fromkeys(abstract(plan_request(r.prompt), r.prompt).key for r in reqs))
 
 
 def write_keys(out: Path, n: int = REQUESTS, seed: int = SEED) -> tuple[Path, int]:
@@ -124,7 +133,6 @@ def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str]
     from ttom.memory import MemoryStore
     from ttom.memory.embedder import PrecomputedEmbedder, default_embedder
     from ttom.planning.abstraction import abstract
-    from ttom.planning.plan import plan
 
     if memorize not in POLICIES:
         raise ConfigError(f"--memorize must be one of {', '.join(POLICIES)}, got {memorize!r}")
@@ -156,7 +164,7 @@ def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str]
     with tempfile.TemporaryDirectory() as tmp:
         store = MemoryStore(f"sqlite:///{db or Path(tmp) / 'memory.sqlite'}", capacity=10_000, embedder=embedder)
         for r in reqs:
-            layout = plan(r.prompt, planner="offline").layout
+            layout = plan_request(r.prompt)
             key = abstract(layout, r.prompt).key
             for cond in conditions:
                 if (r.index, cond) in done:
