@@ -40,8 +40,18 @@ class Settings(BaseSettings):
     # --- parameter memory -------------------------------------------------------------------
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite in cache_dir")
     memory_capacity: int = 1000
-    memory_threshold: float = 0.85
+    # Recall (docs/memory.md): a candidate's key needs this cosine similarity to the request's; a hit also
+    # needs the request's scene structure and a layout similarity (mean IoU of matched box tracks, the least
+    # similar object's) of at least memory_geometry_warm (a warm start) or memory_geometry_skip (a skip).
+    # Chosen on the labelled pair set of benchmarks/memory_pairs (`ttom bench memory --pairs`, which writes
+    # benchmarks/memory_pairs/thresholds.json; a test keeps these defaults equal to it).
+    memory_threshold: float = 0.80
+    memory_geometry_skip: float = 0.66
+    memory_geometry_warm: float = 0.13
     memory_top_k: int = 1
+    memory_keys: Path | None = Field(
+        default=None, description="precomputed MiniLM key embeddings (safetensors, `python -m ttom.bench.memory "
+        "keys`): used instead of running MiniLM, for machines without it")
 
     # --- generation -------------------------------------------------------------------------
     # The bundled shapes model runs on any CPU; real models need their weights in the local cache.

@@ -51,11 +51,16 @@ def test_chat_edits_on_one_thread(tmp_path):
     assert [t["turn"] for t in turns] == [1, 2, 3]
     assert sorted(turns[2]["objects"]) == ["a dog", "a dog", "a red car"]
     assert (tmp_path / "turn-3" / "video.mp4").exists()
-    # the edit ("bigger") keeps the memory key but not the layout: φ from memory is only a warm start, and
-    # the edited video differs from the first (issue 15)
+    # the edit ("bigger") keeps the memory key and the structure but not the geometry: the remembered layout is
+    # similar, not near-identical, so φ from memory is only a warm start, and the edited video differs from the
+    # first (issue 15); "now two dogs" has another structure: a miss
     second = json.loads((tmp_path / "turn-2" / "report.json").read_text())
-    assert second["memory"]["hit"] and second["tto"]["mode"] == "warm"
-    assert any("edited or repaired" in n for n in second["memory"].get("notes", []))
+    assert second["memory"]["hit"] and second["tto"]["mode"] == "warm" == second["memory"]["mode"]
+    assert 0.13 <= second["memory"]["geometry"] < 0.66  # the dog's boxes x 1.3: IoU 1/1.69
+    assert second["memory"]["action"] == "insert"  # the similar layout's entry keeps its φ
+    assert any("similar, not near-identical" in n for n in second["memory"].get("notes", []))
+    third = json.loads((tmp_path / "turn-3" / "report.json").read_text())
+    assert not third["memory"]["hit"] and third["tto"]["mode"] == "fresh"
     from ttom.video import read_video
 
     assert not np.array_equal(read_video(tmp_path / "turn-1" / "video.mp4"), read_video(tmp_path / "turn-2" / "video.mp4"))

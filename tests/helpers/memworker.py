@@ -4,6 +4,9 @@ mixed: a random mix of inserts, uses, recalls, deletes and updates; writes what 
        so the parent can check the invariants against the database afterwards.
 hold:  inserts an entry and stops inside the open write transaction (prints IN_TXN), to be killed.
 loop:  inserts, uses and deletes without end (prints READY once going), to be killed at a random time.
+churn: deletes entries of one layout and inserts new ones (φ filled with the entry's number), ``ops`` times.
+recall: recall_phi with that layout ``ops`` times; writes each result (entry, its number, whether φ was that
+       entry's, the notes) so the parent can check φ against the entry and the use counts.
 """
 
 from __future__ import annotations
@@ -104,5 +107,51 @@ def loop(a: dict) -> None:
                 pass
 
 
+SCENE = "a red circle to the left of a blue square"
+
+
+def churn(a: dict) -> None:
+    from ttom.planning.offline import plan_offline
+
+    store = _store(a)
+    layout = plan_offline(SCENE)
+    rng = np.random.default_rng(a["seed"])
+    go = Path(a["go"])
+    while not go.exists():
+        time.sleep(0.01)
+    inserted, deleted = [], []
+    for i in range(a["ops"]):
+        ids = [e.id for e in store.list_entries()]
+        if ids and rng.random() < 0.5:
+            victim = ids[int(rng.integers(len(ids)))]
+            if store.delete(victim):
+                deleted.append(victim)
+        else:
+            n = 1000 * (a["seed"] + 1) + i
+            inserted.append(store.insert(f"e{n}", make_phi(value=float(n)), SIG, embedding=unit(n % 7),
+                                         layout=layout).entry_id)
+    Path(a["out"]).write_text(json.dumps({"inserted": inserted, "deleted": deleted}))
+
+
+def recall(a: dict) -> None:
+    from ttom.planning.offline import plan_offline
+
+    store = _store(a)
+    layout = plan_offline(SCENE)
+    go = Path(a["go"])
+    while not go.exists():
+        time.sleep(0.01)
+    results = []
+    for i in range(a["ops"]):
+        got = store.recall_phi(unit(i % 7), SIG, layout=layout)
+        if got.hit is None:
+            results.append({"entry": None, "notes": got.notes})
+            continue
+        n = int(got.hit.key_text[1:])
+        results.append({"entry": got.hit.entry_id, "mode": got.hit.mode, "phi_ok": got.phi == make_phi(value=float(n)),
+                        "notes": got.notes})
+    Path(a["out"]).write_text(json.dumps(results))
+
+
 if __name__ == "__main__":
-    {"mixed": mixed, "hold": hold, "loop": loop}[sys.argv[1]](json.loads(sys.argv[2]))
+    {"mixed": mixed, "hold": hold, "loop": loop, "churn": churn, "recall": recall}[sys.argv[1]](json.loads(sys.argv[2]))

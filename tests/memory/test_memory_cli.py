@@ -54,6 +54,20 @@ def test_ls_stats_show(filled):
     assert {t["name"] for t in shown["tensors"]} == {"transformer.blocks.0.attn1.to_q.lora_A.weight",
                                                      "transformer.blocks.0.attn1.to_q.lora_B.weight"}
     assert "lora_A" in _run(url, "show", ids[0])
+    assert "none (stored before layouts were kept" in _run(url, "show", ids[0])
+
+
+def test_show_prints_the_layout_an_entry_was_learned_on(filled):
+    from ttom.planning.offline import plan_offline
+
+    store, _, url = filled
+    layout = plan_offline("a red circle to the left of a blue square")
+    e = store.insert("with a layout", make_phi(seed=7), SIG, embedding=unit(7), layout=layout).entry_id
+    out = _run(url, "show", e)
+    assert "'a red circle to the left of a blue square': 2 object(s)" in out and "a blue square" in out
+    shown = json.loads(_run(url, "show", e, "--json"))
+    assert shown["scene"]["layout"]["prompt"] == layout.prompt and shown["structure_hash"]
+    assert shown["scene"]["structure"]["relations"] == [[0, "left", 1]]
 
 
 def test_show_flags_a_corrupted_entry(filled):

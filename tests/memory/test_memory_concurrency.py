@@ -105,6 +105,38 @@ def test_four_processes_mixed_operations_keep_the_invariants(db, make_store, tmp
     _assert_consistent(store)
 
 
+def test_recall_phi_while_other_processes_delete_and_insert(db, make_store, tmp_path):
+    """Issue 15: recall -> load φ -> count the use is one transaction. While two processes delete and insert
+    entries of the recalled layout, every hit's φ is that entry's own, every use is counted exactly once on
+    the entries that survive, and a recall never fails (a vanished hit is at most a note)."""
+    from ttom.planning.offline import plan_offline
+
+    store = make_store(capacity=1000, threshold=-1.0)
+    layout = plan_offline("a red circle to the left of a blue square")  # memworker.SCENE
+    for n in range(6):
+        store.insert(f"e{n}", make_phi(value=float(n)), SIG, embedding=unit(n % 7), layout=layout)
+    go, procs, outs = tmp_path / "go", [], []
+    for w, mode in enumerate(["churn", "churn", "recall", "recall"]):
+        outs.append(tmp_path / f"out{w}.json")
+        procs.append(_spawn(mode, {"url": db.url, "schema": db.schema, "capacity": 1000, "seed": w, "go": str(go),
+                                   "ops": 60, "out": str(outs[-1])}))
+    time.sleep(1.0)
+    go.touch()
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    churned = [json.loads(o.read_text()) for o in outs[:2]]
+    recalls = [r for o in outs[2:] for r in json.loads(o.read_text())]
+    hits = [r for r in recalls if r["entry"]]
+    assert len(recalls) == 120 and len(hits) > 60
+    assert all(r["phi_ok"] and r["mode"] == "skip" for r in hits)
+    assert sum(len(c["deleted"]) for c in churned) > 10
+    uses = Counter(r["entry"] for r in hits)
+    for e in store.list_entries():
+        assert e.use_count == uses[e.id], e.id
+    _assert_consistent(store)
+
+
 def test_kill_inside_an_open_write_transaction(db, make_store):
     store = make_store(capacity=100)
     before = [store.insert(f"s{i}", make_phi(seed=i), SIG, embedding=unit(i)).entry_id for i in range(3)]

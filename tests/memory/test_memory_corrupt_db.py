@@ -91,7 +91,7 @@ def test_a_new_file_is_made_whole_even_by_several_processes_at_once(tmp_path):
     assert sorted(os.listdir(path.parent)) in (["memory.sqlite"], ["memory.sqlite", "memory.sqlite-shm",
                                                                      "memory.sqlite-wal"])
     with MemoryStore(f"sqlite:///{path}", capacity=5, threshold=0.5, top_k=1) as store:
-        assert store.count() == 0 and store.stats().schema_version == 2
+        assert store.count() == 0 and store.stats().schema_version == 3
 
 
 def _raw(store: MemoryStore, sql: str, **params) -> None:

@@ -78,3 +78,38 @@ def test_any_embedder_plugs_in_and_keys_of_another_embedder_are_not_compared(min
         assert mini.recall("left left", SIG) == []  # a 3-d echo key is never compared with a MiniLM query
         m = mini.insert("left left", make_phi(), SIG).entry_id
         assert [h.entry_id for h in mini.recall("left left", SIG)] == [m]
+
+
+def test_precomputed_embeddings_stand_in_for_minilm_on_a_machine_without_it(minilm, tmp_path, monkeypatch):
+    """Issue 15: the stream benchmark's keys, embedded here, read on a GPU machine without MiniLM."""
+    from ttom.memory import MemoryStore, MemoryStoreError
+    from ttom.memory.embedder import PrecomputedEmbedder, default_embedder, save_precomputed
+
+    path = save_precomputed(tmp_path / "keys.safetensors", [LEFT, LEFT_2, LEFT, TWO], minilm)
+    pre = PrecomputedEmbedder(path)
+    assert (pre.name, pre.dim, len(pre)) == (minilm.name, 384, 3)  # MiniLM's vectors, under MiniLM's name
+    np.testing.assert_allclose(pre.embed([TWO, LEFT]), minilm.embed([TWO, LEFT]), atol=1e-6)
+    with pytest.raises(MemoryStoreError, match=r"no precomputed key embedding for '<object_0> sits.*python -m "
+                                               r"ttom.bench.memory keys"):
+        pre.embed([LEFT, STILL])
+    # a memory written with MiniLM is recalled through the file, and the other way round
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    with MemoryStore(url, capacity=10, threshold=0.6, top_k=2, embedder=minilm) as store:
+        left = store.insert(LEFT, make_phi(seed=1), SIG).entry_id
+    monkeypatch.setenv("TTOM_MEMORY_KEYS", str(path))
+    from ttom.config import get_settings
+
+    get_settings.cache_clear()
+    assert isinstance(default_embedder(), PrecomputedEmbedder)
+    with MemoryStore(url, capacity=10, threshold=0.6, top_k=2) as store:
+        assert [h.entry_id for h in store.recall(LEFT_2, SIG)] == [left]
+        store.insert(TWO, make_phi(seed=2), SIG)
+    with MemoryStore(url, capacity=10, threshold=0.6, top_k=2, embedder=minilm) as store:
+        assert store.recall(TWO, SIG)[0].key_text == TWO
+    # a file that is not one: one line naming it
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not safetensors")
+    with pytest.raises(MemoryStoreError, match="not a file of precomputed key embeddings"):
+        PrecomputedEmbedder(bad)
+    with pytest.raises(MemoryStoreError, match="no such file"):
+        PrecomputedEmbedder(tmp_path / "missing.safetensors")

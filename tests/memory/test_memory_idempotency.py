@@ -82,7 +82,8 @@ def _downgrade_to_schema_1(store) -> None:
     prefix = f'"{store.schema}".' if store.schema else ""
     with store.engine.begin() as c:
         c.execute(text(f"DROP TABLE {prefix}ttom_memory_writes"))
-        c.execute(text(f"ALTER TABLE {prefix}ttom_memory_entries DROP COLUMN problem"))
+        for column in ("problem", "scene_json", "structure_hash"):  # schema 3 added the last two
+            c.execute(text(f"ALTER TABLE {prefix}ttom_memory_entries DROP COLUMN {column}"))
         c.execute(text(f"UPDATE {prefix}ttom_memory_meta SET schema_version = 1"))
 
 
@@ -96,7 +97,7 @@ def test_a_schema_1_memory_is_migrated_and_keeps_everything(make_store):
 
     new = make_store(threshold=0.9)  # opening migrates, in one transaction
     with new.session() as s:
-        assert s.scalar(select(MetaRow.schema_version)) == SCHEMA_VERSION == 2
+        assert s.scalar(select(MetaRow.schema_version)) == SCHEMA_VERSION == 3
     assert {e.id: e for e in new.list_entries()} == before
     assert all(new.load_phi(i) == make_phi(seed=n) for n, i in enumerate(ids)) and new.verify() == []
     assert [h.entry_id for h in new.recall(unit(2), SIG)] == [ids[2]]

@@ -324,26 +324,31 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
     elif not opts.memory or opts.tto.mode in ("fresh", "off"):
         recall["skipped"] = "memory off" if not opts.memory else f"tto mode {opts.tto.mode}"
     else:
-        # the accepted pool first; a best effort the critic never accepted may warm-start, never skip. A hit
-        # removed meanwhile, or whose φ fails its checks (quarantined), is passed over with a note.
-        store, notes = _store(settings), []
-        found, pool = store.recall_phi(state["key"], signature), "accepted"
+        # A hit has this layout's scene structure and a similar geometry (ttom.memory.match); the mode follows
+        # the geometry: skip for a near-identical layout, warm for a similar one (an edited layout, bigger or
+        # moved, is at most similar). The accepted pool first; a best effort the critic never accepted may
+        # warm-start, never skip. A hit removed meanwhile, or whose φ fails its checks (quarantined), is passed
+        # over with a note.
+        store, notes, layout = _store(settings), [], _layout(state)
+        found, pool = store.recall_phi(state["key"], signature, layout=layout, prompt=state["scene_prompt"]), "accepted"
         notes += found.notes
         if found.hit is None:
-            found, pool = store.recall_phi(state["key"], best_effort_signature(signature)), "best_effort"
+            found, pool = store.recall_phi(state["key"], best_effort_signature(signature), layout=layout,
+                                           prompt=state["scene_prompt"]), "best_effort"
             notes += found.notes
         if found.hit is not None:
             h = found.hit
             path = Path(state["run_dir"]) / "memory_phi.safetensors"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(found.phi)
-            mode = opts.tto.mode or opts.memory_mode
+            mode = opts.tto.mode or opts.memory_mode  # a forced tto mode wins; memory_mode is capped by the hit's
+            if not opts.tto.mode and mode == "skip" and h.mode != "skip":
+                mode = "warm"
+                notes.append(_similar_note(h, store.geometry_skip))
             if pool == "best_effort" and mode == "skip":
                 mode = "warm"
-            if mode == "skip" and _layout_changed(state):  # φ was learned on the layout before the change
-                mode = "warm"
-                notes.append("the layout was edited or repaired: φ from memory is a warm start, not a skip")
             recall.update({"hit": True, "entry_id": h.entry_id, "similarity": round(h.similarity, 4),
+                           "geometry": None if h.geometry is None else round(h.geometry, 4), "hit_mode": h.mode,
                            "phi_path": str(path), "mode": mode, "key_text": h.key_text, "pool": pool,
                            "quality": h.quality})
         if notes:
@@ -352,11 +357,12 @@ def recall_memory(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
     return {"recall": recall, "signature": signature, "timings": _add_timing(state, memory=time.perf_counter() - start)}
 
 
-def _layout_changed(state: AgentState) -> bool:
-    """Whether this request's layout is an edit (chat, a human) or a repair: the memory key, which
-    abstracts sizes and positions, may then still match the entry of the layout before the change."""
-    plan = state.get("plan") or {}
-    return plan.get("planner") == "edit" or bool(plan.get("edited_by_human")) or state.get("repairs", 0) > 0
+def _similar_note(hit, skip_at: float) -> str:
+    if hit.geometry is None:
+        return (f"memory entry {hit.entry_id} was stored without a layout (an older memory): its φ is a warm "
+                "start, not a skip")
+    return (f"the remembered layout is similar, not near-identical (geometry {hit.geometry:.2f} < {skip_at:.2f}): "
+            "φ from memory is a warm start, not a skip")
 
 
 # ----- generate, critique, re-optimise -----------------------------------------------------------
@@ -488,7 +494,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     best = best_round(state.get("history", [])) or {**state["generation"], "decision": state.get("decision")}
     start = time.perf_counter()
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
-              "similarity": recall.get("similarity"), "action": "none"}
+              "similarity": recall.get("similarity"), "geometry": recall.get("geometry"),
+              "mode": recall.get("mode"), "action": "none"}
     if recall.get("notes"):
         memory["notes"] = recall["notes"]  # hits passed over: removed meanwhile, or quarantined
     decision = best.get("decision")
@@ -515,15 +522,29 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
 
             signature = best_effort_signature(signature)
             phi = stamp_phi(phi, best_effort=True)
-        same_pool = recall.get("hit") and recall.get("pool", "accepted") == pool
-        hit = RecallRef(recall["entry_id"], recall["similarity"]) if same_pool else None
+        # φ* stands for the layout of the round that made it (a repair may have changed it since the recall)
+        layout, key = _round_layout(state, best)
+        same_pool = recall.get("hit") and recall.get("pool", "accepted") == pool and key == state["key"]
+        hit = (RecallRef(recall["entry_id"], recall["similarity"], recall.get("geometry"), recall.get("hit_mode"))
+               if same_pool else None)
         write = _store(_settings(runtime)).memorize(
-            state["key"], phi, signature, quality=best.get("miou"), hit=hit,
+            key, phi, signature, quality=best.get("miou"), hit=hit, layout=layout,
             request_key=f"{_thread_id()}:{state.get('requests', 0)}:{state['round']}")  # a resumed run writes once
         memory.update(entry_id=write.entry_id, action=write.action, evicted=write.evicted, pool=pool,
                       round=best.get("round"))
     _emit("memorize", **memory)
     return {"memory": memory, "accepted": accepted, "timings": _add_timing(state, memory=time.perf_counter() - start)}
+
+
+def _round_layout(state: AgentState, best: dict[str, Any]) -> tuple[Layout, str]:
+    """The layout a round generated (its layout.json) and its memory key; the current ones when that round
+    had this layout (no repair since)."""
+    if best.get("repairs", 0) == state.get("repairs", 0) or not best.get("dir"):
+        return _layout(state), state["key"]
+    from ttom.planning.abstraction import abstract
+
+    layout = Layout.from_file(Path(best["dir"]) / "layout.json")
+    return layout, abstract(layout).key
 
 
 def write_report(state: AgentState) -> dict[str, Any]:

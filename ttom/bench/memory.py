@@ -1,5 +1,9 @@
 """``ttom bench memory``: recall latency of the parameter memory at 1k, 10k and 100k entries.
 
+(``--pairs``: the recall thresholds' pair set, ``ttom.bench.memory_pairs``; ``--stream``: the "better
+with use" stream, ``ttom.bench.memory_stream``.) ``python -m ttom.bench.memory keys --out FILE``
+writes MiniLM's embeddings of the stream's memory keys, for a machine without MiniLM.
+
 Each size gets a fresh store (a SQLite file in a temporary folder, or a temporary PostgreSQL
 schema dropped afterwards), filled in bulk with random unit vectors as key embeddings and one
 small φ per entry (recall never reads φ, so its size does not matter here). What is timed is the
@@ -241,3 +245,26 @@ def run(sizes: list[int], backends: list[str], queries: int = 200, postgres_url:
         path = write_section("memory", "Parameter memory: recall latency", body, path=doc_path, command=command)
         console.print(f"recorded in {path}")
     return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ttom.bench.memory keys --out FILE``: precomputed key embeddings for the stream benchmark."""
+    import argparse
+
+    from ttom.bench import memory_stream
+
+    parser = argparse.ArgumentParser(prog="python -m ttom.bench.memory")
+    sub = parser.add_subparsers(dest="command", required=True)
+    keys = sub.add_parser("keys", help="MiniLM embeddings of the memory keys of `ttom bench memory --stream`, for "
+                                       "--keys / TTOM_MEMORY_KEYS on a machine without MiniLM")
+    keys.add_argument("--out", type=Path, required=True, help="the safetensors file to write")
+    keys.add_argument("--requests", type=int, default=memory_stream.REQUESTS, help="requests of the stream covered")
+    keys.add_argument("--seed", type=int, default=memory_stream.SEED, help="the stream's seed (its order)")
+    args = parser.parse_args(argv)
+    path, n = memory_stream.write_keys(args.out, args.requests, args.seed)
+    print(f"{n} key embeddings ({memory_stream.REQUESTS if args.requests is None else args.requests} requests, "
+          f"seed {args.seed}) written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,8 +6,10 @@ planned by the offline planner and generated three ways:
 - ``plain``: the model alone (TTO off);
 - ``tto``: fresh φ optimised for the prompt's layout;
 - memory streams: the prompts in order through an empty parameter memory keyed by the scene
-  abstraction; a miss optimises fresh φ and inserts it, a hit either loads φ* and skips
-  optimisation (``skip``) or continues from it (``warm``).
+  abstraction, recalled by structure and geometry (``ttom.memory.match``); a miss optimises fresh φ and
+  inserts it, a hit either loads φ* and skips optimisation (``skip``, for a near-identical layout;
+  a similar one's φ is a warm start) or continues from it (``warm``). (``ttom bench memory --stream``
+  is the longer stream against fresh TTO.)
 
 Each video is judged by the critic's analytic shapes detector. Success is the category's own
 constraint: spatial → the relation holds (T2V-CompBench's rule); motion → every object moves
@@ -28,7 +30,6 @@ from the full caption and judged against it: does TTO impose what the text leave
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -221,18 +222,17 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
                 key = abstract(layout, cap).key
                 cfg = recipe_config(backend, mode="fresh", **overrides)
                 spec_sig = expected_signature(backend, cfg)
-                hits = store.recall(key, spec_sig)
-                phi = None
-                if hits:
-                    phi = store.load_phi(hits[0].entry_id)
-                    store.record_use(hits[0].entry_id)
-                    cfg = recipe_config(backend, mode=cond, **overrides)
-                r = generate(backend, condition_layout(layout, cap, conditioning), cfg, seed=seed + k, phi=phi)
+                got = store.recall_phi(key, spec_sig, layout=layout, prompt=cap)  # structure, then geometry
+                hit = got.hit
+                if hit is not None:  # "skip" skips only a near-identical layout's φ; a similar one's is a warm start
+                    cfg = recipe_config(backend, mode="skip" if cond == "skip" and hit.mode == "skip" else "warm",
+                                        **overrides)
+                r = generate(backend, condition_layout(layout, cap, conditioning), cfg, seed=seed + k, phi=got.phi)
                 seconds = time.perf_counter() - t0
                 if cfg.mode != "skip":  # skip leaves φ* as it was: nothing new to write
-                    store.memorize(key, r.phi, r.signature, hit=hits[0] if hits else None)
-                judge(k, cat, cap, layout, cond, r, seconds, memory="hit" if hits else "miss",
-                      similarity=hits[0].similarity if hits else None)
+                    store.memorize(key, r.phi, r.signature, hit=hit, layout=layout)
+                judge(k, cat, cap, layout, cond, r, seconds, memory="hit" if hit else "miss",
+                      similarity=hit.similarity if hit else None)
     return bench
 
 
@@ -306,11 +306,10 @@ def table(bench: ShapesBench) -> tuple[list[str], list[list]]:
 def sign_test(wins: int, losses: int) -> float:
     """Two-sided exact sign test: the chance of a split at least this uneven among ``wins + losses``
     discordant pairs if either side were equally likely to win each (ties are left out beforehand)."""
+    from scipy.stats import binomtest
+
     n = wins + losses
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
-    return min(1.0, 2 * tail)
+    return 1.0 if n == 0 else float(binomtest(wins, n, 0.5).pvalue)
 
 
 def paired(bench: ShapesBench, base: str, cond: str, cat: str | None = None,

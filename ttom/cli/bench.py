@@ -273,12 +273,88 @@ def bench_memory(
     backends: str = typer.Option("sqlite,postgresql", "--backends", help="sqlite and/or postgresql."),
     queries: int = typer.Option(200, "--queries", help="Timed recalls per size."),
     postgres_url: str = typer.Option(None, "--postgres-url", help="Default: TTOM_TEST_POSTGRES_URL or the local server."),
-    record: bool = typer.Option(True, "--record/--no-record", help="Write the table to docs/benchmarks.md."),
+    pairs: bool = typer.Option(False, "--pairs", help="Instead of latency: build the labelled pair set "
+                               "(benchmarks/memory_pairs), choose the recall thresholds on its dev half, record the "
+                               "rates per kind of pair in docs/memory.md."),
+    from_pairs: Path = typer.Option(None, "--from-pairs", help="With --pairs: build nothing, read this pair set."),
+    data: Path = typer.Option(None, "--data", help="With --pairs: the folder holding t2v-compbench/ "
+                              "(default ../shared/data)."),
+    stream: bool = typer.Option(False, "--stream", help="Instead of latency: the 'better with use' stream on the "
+                                "shapes test split, fresh TTO every time vs the memory on."),
+    limit: int = typer.Option(None, "--limit", min=1, help="With --stream: only the first N of its 200 requests."),
+    device: str = typer.Option("cpu", "--device", help="With --stream: cpu, cuda or cuda:N."),
+    keys: Path = typer.Option(None, "--keys", help="With --stream: precomputed MiniLM key embeddings (python -m "
+                              "ttom.bench.memory keys --out FILE), for a machine without MiniLM."),
+    memorize: str = typer.Option("success", "--memorize", help="With --stream: when the memory keeps φ*: success "
+                                 "(the critic finds the request's constraint met), accepted (the critic accepts), all."),
+    conditions: str = typer.Option("tto,memory", "--conditions", help="With --stream: tto and/or memory."),
+    samples: Path = typer.Option(None, "--samples", help="With --stream: write every sample as JSON here (after "
+                                 "each request); the run's memory is kept beside it (NAME.memory.sqlite)."),
+    resume: bool = typer.Option(False, "--resume", help="With --stream --samples: continue that run (its requests "
+                                "are kept, its memory reused), e.g. with a larger --limit."),
+    from_samples: Path = typer.Option(None, "--from-samples", help="With --stream: generate nothing, rebuild the "
+                                      "tables and plots from an earlier run's --samples."),
+    plots_dir: Path = typer.Option(Path("docs/img"), "--plots", help="With --stream: folder for the plot."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Write the results to docs/benchmarks.md "
+                                "(latency, stream) or docs/memory.md (pairs)."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Recall latency of the memory at 1k/10k/100k entries on SQLite and PostgreSQL."""
+    """Recall latency of the memory at 1k/10k/100k entries on SQLite and PostgreSQL; --pairs: the recall
+    thresholds' pair set; --stream: the memory over a stream of requests."""
+    from ttom.errors import ConfigError
+
+    if pairs and stream:
+        raise ConfigError("--pairs and --stream are two benchmarks: run them one at a time")
+    if pairs:
+        from ttom.bench.memory_pairs import run as run_pairs
+
+        run_pairs(data=data, from_pairs=from_pairs, record=record)
+        return
+    if stream:
+        _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record,
+                             resume)
+        return
     from ttom.bench.memory import run
 
     run(sizes=[int(x) for x in sizes.split(",") if x.strip()],
         backends=[b.strip() for b in backends.split(",") if b.strip()],
         queries=queries, postgres_url=postgres_url, record=record, as_json=as_json)
+
+
+def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record,
+                         resume) -> None:
+    import re
+
+    from rich.console import Console
+
+    from ttom.bench import memory_stream
+    from ttom.bench.report import command_line, markdown_table, write_section
+    from ttom.config import DEVICE_PATTERN
+    from ttom.errors import ConfigError
+
+    console = Console()
+    if from_samples:
+        got = load_samples(memory_stream.load, from_samples, "memory --stream")
+    else:
+        if not re.fullmatch(DEVICE_PATTERN, device):
+            raise ConfigError(f"--device {device!r}: use cpu, cuda or cuda:N")
+        got = memory_stream.run(limit=limit, device=device,
+                                conditions=tuple(c.strip() for c in conditions.split(",") if c.strip()),
+                                memorize=memorize, keys=keys, samples=samples, resume=resume,
+                                progress=lambda m: console.print(m, highlight=False, markup=False))
+    sections = []
+    for title, hs, rs in memory_stream.tables(got):
+        print_table(console, title, hs, rs)
+        sections.append(f"**{title}**\n\n" + markdown_table(hs, rs))
+    pngs = memory_stream.plots(got, plots_dir)
+    console.print(f"plot: {', '.join(map(str, pngs))}")
+    if record:
+        n = len({s.index for s in got})
+        body = (f"{n} of the stream's {memory_stream.REQUESTS} requests"
+                + (" (a smoke check of the benchmark, not its result)" if n < memory_stream.REQUESTS else "")
+                + f". Generated by: `{command_line() if not from_samples else 'an earlier run; tables from its samples'}`."
+                "\n\n" + "\n\n".join(sections) + "\n\n" + "\n".join(f"![{p.stem}](img/{p.name})" for p in pngs))
+        path = write_section("memory-stream", "Parameter memory: better with use (a stream of requests)", body)
+        console.print(f"recorded in {path}")
+
+

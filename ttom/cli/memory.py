@@ -113,7 +113,8 @@ def show(entry_id: str = typer.Argument(..., help="Entry id or a unique prefix (
                      ("quality", _quality(entry.quality)), ("uses", str(entry.use_count)),
                      ("created", _when(entry.created_at)), ("updated", _when(entry.updated_at)),
                      ("last used", _when(entry.last_used_at)), ("embedder", f"{entry.embedder} ({entry.dim}-d)"),
-                     ("φ", f"{_size(entry.phi_nbytes)}, {len(tensors)} tensors, sha256 {entry.phi_sha256[:16]}…")]:
+                     ("φ", f"{_size(entry.phi_nbytes)}, {len(tensors)} tensors, sha256 {entry.phi_sha256[:16]}…"),
+                     ("layout", _scene(entry.scene))]:
             table.add_row(k, v)
         if phi_problem:
             table.add_row("[red]φ problem[/red]", f"[red]{escape(phi_problem)}[/red]")
@@ -124,6 +125,18 @@ def show(entry_id: str = typer.Argument(..., help="Entry id or a unique prefix (
                           + (f"\n  … {len(tensors) - len(shown)} more" if len(tensors) > len(shown) else ""))
     if phi_problem:
         raise typer.Exit(1)
+
+
+def _scene(scene: dict | None) -> str:
+    """The layout an entry was learned on, in one line: its prompt and objects (recall compares its structure
+    and geometry); an entry stored without one is a warm start only."""
+    if not isinstance(scene, dict) or not isinstance(scene.get("layout"), dict):
+        return "none (stored before layouts were kept: recalled as a warm start only, for the same key text)"
+    lay = scene["layout"]
+    objects = lay.get("objects") or []
+    names = ", ".join(str(o.get("phrase") or o.get("name")) for o in objects[:6] if isinstance(o, dict))
+    more = f" … {len(objects) - 6} more" if len(objects) > 6 else ""
+    return escape(f"{str(lay.get('prompt'))[:120]!r}: {len(objects)} object(s): {names}{more}")
 
 
 def rm(entry_ids: Annotated[list[str], typer.Argument(help="Entry ids or unique prefixes.")],

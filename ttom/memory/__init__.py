@@ -2,9 +2,8 @@
 
     from ttom.memory import MemoryStore
     store = MemoryStore()                                  # settings: TTOM_DATABASE_URL, TTOM_MEMORY_*
-    hits = store.recall(key_text, signature)               # [] on a miss
-    phi = store.load_phi(hits[0].entry_id); store.record_use(hits[0].entry_id)
-    store.memorize(key_text, phi_star, signature, quality=score, hit=hits[0] if hits else None)
+    got = store.recall_phi(key_text, signature, layout=layout)   # got.hit None on a miss; got.hit.mode skip | warm
+    store.memorize(key_text, phi_star, signature, quality=score, hit=got.hit, layout=layout)
 
 Names are imported lazily so that ``import ttom.cli.memory`` (and ``ttom --help``) stays free of
 SQLAlchemy and numpy.
@@ -27,6 +26,8 @@ _EXPORTS = {
     "KeyEmbedder": "ttom.memory.embedder",
     "MiniLMEmbedder": "ttom.memory.embedder",
     "SentenceTransformerEmbedder": "ttom.memory.embedder",
+    "PrecomputedEmbedder": "ttom.memory.embedder",
+    "Scene": "ttom.memory.match",
     "MemoryStoreError": "ttom.memory.errors",
     "EntryNotFoundError": "ttom.memory.errors",
     "CorruptEntryError": "ttom.memory.errors",
@@ -58,15 +59,22 @@ __all__ = [
     "MiniLMEmbedder",
     "PhiMismatchError",
     "PhiRecall",
+    "PrecomputedEmbedder",
     "Problem",
     "PruneResult",
+    "Scene",
     "SchemaVersionError",
     "SentenceTransformerEmbedder",
     "SignatureError",
 ]
 
 if TYPE_CHECKING:
-    from ttom.memory.embedder import KeyEmbedder, MiniLMEmbedder, SentenceTransformerEmbedder
+    from ttom.memory.embedder import (
+        KeyEmbedder,
+        MiniLMEmbedder,
+        PrecomputedEmbedder,
+        SentenceTransformerEmbedder,
+    )
     from ttom.memory.errors import (
         ArchiveError,
         CorruptDatabaseError,
@@ -79,6 +87,7 @@ if TYPE_CHECKING:
         SchemaVersionError,
         SignatureError,
     )
+    from ttom.memory.match import Scene
     from ttom.memory.store import MemoryStore
     from ttom.memory.types import (
         InsertResult,

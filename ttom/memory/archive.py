@@ -3,6 +3,8 @@
 Layout of an archive::
 
     manifest.json             {"format": "ttom-memory", "version": 1, "exported_at": ..., "entries": [...]}
+                              (an entry's "layout": the layout φ was learned on, or null; archives
+                              written before layouts were kept have none: their entries warm-start only)
     embeddings.safetensors    one float32 tensor (dim,) per entry, named by the entry id
     phi/<entry id>.safetensors
 
@@ -100,6 +102,8 @@ def export_archive(store: ArchiveStore, path: Path) -> int:
                     "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
                     "last_used_at": _iso(row.last_used_at), "embedder": row.embedder, "dim": int(row.dim),
                     "phi": f"phi/{row.id}.safetensors", "phi_sha256": row.phi_sha256,
+                    # the layout φ was learned on (None: stored without one); import recomputes its structure
+                    "layout": json.loads(row.scene_json)["layout"] if row.scene_json else None,
                 })
             if vectors:
                 z.writestr(EMBEDDINGS, np_save(vectors), compress_type=zipfile.ZIP_DEFLATED)
@@ -197,11 +201,21 @@ def _check_entry(e: Any, vectors: dict[str, np.ndarray]) -> EntryRow:
     if e.get("phi") != f"phi/{entry_id}.safetensors":
         raise ValueError(f"phi member {e.get('phi')!r} should be phi/{entry_id}.safetensors")
     created = _time(e.get("created_at"), "created_at")
+    scene = None
+    if e.get("layout") is not None:  # checked as any layout from outside is, then its structure recomputed here
+        from ttom.layout import Layout, LayoutError
+        from ttom.memory.match import Scene
+
+        try:
+            scene = Scene.of(Layout.parse(e["layout"]))
+        except (LayoutError, ValueError, TypeError) as err:
+            raise ValueError(f"layout is not a layout ({str(err).splitlines()[0][:160]})") from None
     return EntryRow(
         id=entry_id, key_text=key_text, embedder=embedder, dim=dim, embedding=vec.astype("<f4").tobytes(),
         signature_json=sig_json, signature_hash=sig_hash, quality=None if quality is None else float(quality),
         use_count=uses, created_at=created, updated_at=_time(e.get("updated_at"), "updated_at"),
         last_used_at=_time(e.get("last_used_at"), "last_used_at", required=False), phi_sha256=sha, phi_nbytes=0,
+        scene_json=None if scene is None else scene.to_json(), structure_hash=None if scene is None else scene.structure_hash,
     )
 
 

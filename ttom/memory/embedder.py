@@ -7,8 +7,10 @@ compares a query only with entries embedded by the same embedder.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -100,5 +102,75 @@ class MiniLMEmbedder(SentenceTransformerEmbedder):
         super().__init__(minilm_path(), MINILM_NAME, MINILM_DIM)
 
 
+class PrecomputedEmbedder:
+    """Key embeddings computed beforehand by another embedder, read from a safetensors file.
+
+    For a machine without that embedder (a GPU machine without the MiniLM package): ``python -m
+    ttom.bench.memory keys --out FILE`` computes MiniLM's embeddings of the key texts a run will need,
+    and ``TTOM_MEMORY_KEYS=FILE`` (or ``MemoryStore(embedder=PrecomputedEmbedder(FILE))``) uses them.
+    The vectors are the other embedder's, so the name is its name (stored entries and lookups
+    compare as if it ran here). A text the file lacks is one clear error naming it.
+
+    File: one float32 tensor ``embeddings`` (n, dim); metadata ``embedder`` (the name) and
+    ``texts`` (a JSON list of the n texts, in row order).
+    """
+
+    def __init__(self, path: str | Path):
+        from safetensors import safe_open
+
+        self.path = Path(path)
+        try:
+            with safe_open(str(self.path), framework="numpy") as f:
+                meta = f.metadata() or {}
+                mat = f.get_tensor("embeddings")
+            texts = json.loads(meta["texts"])
+            self.name = str(meta["embedder"])
+        except FileNotFoundError:
+            raise MemoryStoreError(f"precomputed key embeddings {self.path}: no such file") from None
+        except Exception as e:  # not safetensors, no tensor, no metadata: one line saying so
+            raise MemoryStoreError(f"{self.path} is not a file of precomputed key embeddings written by "
+                                   f"`python -m ttom.bench.memory keys` ({type(e).__name__}: {e})") from None
+        if (not isinstance(texts, list) or mat.ndim != 2 or len(texts) != mat.shape[0]
+                or not all(isinstance(t, str) for t in texts)):
+            raise MemoryStoreError(f"{self.path}: the texts and the embeddings do not match")
+        try:
+            self._rows = normalize_rows(mat)
+        except ValueError as e:
+            raise MemoryStoreError(f"{self.path}: {e}") from None
+        self.dim = int(mat.shape[1])
+        self._index = {t: i for i, t in enumerate(texts)}
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts, not one string")
+        missing = [t for t in texts if t not in self._index]
+        if missing:
+            raise MemoryStoreError(
+                f"no precomputed key embedding for {missing[0]!r} in {self.path} ({len(missing)} text(s) missing): "
+                "make the file again for this run (`python -m ttom.bench.memory keys --out FILE` on a machine with "
+                "MiniLM), or unset TTOM_MEMORY_KEYS to embed with MiniLM here")
+        return self._rows[[self._index[t] for t in texts]].copy()
+
+
+def save_precomputed(path: str | Path, texts: Sequence[str], embedder: KeyEmbedder) -> Path:
+    """Embed ``texts`` (duplicates once) with ``embedder`` and write them for ``PrecomputedEmbedder``."""
+    from safetensors.numpy import save_file
+
+    unique = list(dict.fromkeys(texts))
+    mat = embedder.embed(unique) if unique else np.zeros((0, embedder.dim), dtype=np.float32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"embeddings": np.ascontiguousarray(mat, dtype=np.float32)}, str(path),
+              metadata={"embedder": embedder.name, "texts": json.dumps(unique, ensure_ascii=False)})
+    return path
+
+
 def default_embedder() -> KeyEmbedder:
-    return MiniLMEmbedder()
+    """MiniLM, or the precomputed embeddings the settings name (``TTOM_MEMORY_KEYS``)."""
+    from ttom.config import get_settings
+
+    keys = get_settings().memory_keys
+    return PrecomputedEmbedder(keys) if keys else MiniLMEmbedder()

@@ -1,4 +1,4 @@
-"""SQLAlchemy ORM models of the parameter memory (schema version 2).
+"""SQLAlchemy ORM models of the parameter memory (schema version 3).
 
 Five tables:
 
@@ -9,7 +9,10 @@ Five tables:
 - ``ttom_memory_entries``: key text, key embedding (float32 bytes), adapter signature, quality,
   use count, times; no φ, so listing and recall never read adapter weights. ``problem`` is set when
   the entry failed a check on use (its φ was poisoned or damaged): recall no longer returns it,
-  ``prune --invalid`` removes it.
+  ``prune --invalid`` removes it. ``scene_json`` holds the layout φ was learned on, its scene
+  structure and which slot each object fills; ``structure_hash`` indexes the structure (recall
+  compares structures first, then geometry: ``ttom.memory.match``). Both are NULL for an entry
+  stored without a layout (every entry of a version-2 memory).
 - ``ttom_memory_phi``: the φ* safetensors bytes, one row per entry.
 - ``ttom_memory_removals``: a log of removed entries (their ``seq``), so that a process holding
   the key matrix in memory can drop what others deleted without reloading all keys. Trimmed to
@@ -18,7 +21,10 @@ Five tables:
   e.g. thread and round), so that a write repeated after a resume is not applied twice. Trimmed
   to its last ``WRITES_KEEP`` rows.
 
-Version 1 (no ``problem`` column, no writes table) is migrated in place when a store opens it.
+Older versions are migrated in place when a store opens them, in one transaction, every row kept:
+version 1 (no ``problem`` column, no writes table) and version 2 (no ``scene_json`` and
+``structure_hash`` columns; its entries keep NULL there: recall only warm-starts from them, and only
+for a request with the same key text).
 
 ``seq`` columns only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), and rows are
 added under the meta lock, so they become visible in ``seq`` order: a reader can ask for
@@ -43,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 META_ID = 1
 REMOVALS_KEEP = 10_000  # removal log rows kept; readers further behind reload all keys
 WRITES_KEEP = 10_000  # idempotency keys kept: a resume repeats a write minutes later, not 10k writes later
@@ -131,6 +137,8 @@ class EntryRow(Base):
     phi_sha256: Mapped[str] = mapped_column(String(64))
     phi_nbytes: Mapped[int] = mapped_column(BigInteger)
     problem: Mapped[str | None] = mapped_column(Text, nullable=True)  # quarantined: why (schema 2)
+    scene_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # layout, structure, slots (schema 3)
+    structure_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 of the structure (schema 3)
 
     # AUTOINCREMENT: without it SQLite reuses the largest rowid after a delete, and "entries after
     # seq N" would miss a new entry that took a deleted one's seq.

@@ -66,11 +66,12 @@ def index_state(s: Session) -> tuple[int, int]:
 
 
 def index_rows(s: Session, after_seq: int = 0) -> Sequence:
-    """(seq, id, signature_hash, embedder, dim, embedding) of recallable entries with seq > after_seq
-    (quarantined ones are left out), in one query."""
+    """(seq, id, signature_hash, embedder, dim, embedding, structure_hash) of recallable entries with
+    seq > after_seq (quarantined ones are left out), in one query."""
     return s.execute(
         select(EntryRow.seq, EntryRow.id, EntryRow.signature_hash, EntryRow.embedder, EntryRow.dim,
-               EntryRow.embedding).where(EntryRow.seq > after_seq, EntryRow.problem.is_(None)).order_by(EntryRow.seq)
+               EntryRow.embedding, EntryRow.structure_hash)
+        .where(EntryRow.seq > after_seq, EntryRow.problem.is_(None)).order_by(EntryRow.seq)
     ).all()
 
 
@@ -99,12 +100,14 @@ def get_entries(s: Session, entry_ids: Collection[str]) -> dict[str, EntryRow]:
     return {r.id: r for r in rows}
 
 
-def hit_rows(s: Session, entry_ids: Collection[str]) -> dict[str, Row]:
-    """The columns a recall hit shows, as plain rows (no ORM objects: recall is latency-bound)."""
-    rows = s.execute(
-        select(EntryRow.id, EntryRow.key_text, EntryRow.quality, EntryRow.use_count, EntryRow.signature_hash,
-               EntryRow.created_at, EntryRow.last_used_at).where(EntryRow.id.in_(list(entry_ids)))
-    ).all()
+def hit_rows(s: Session, entry_ids: Collection[str], scenes: bool = False) -> dict[str, Row]:
+    """The columns a recall hit shows (and, with ``scenes``, its scene JSON), as plain rows (no ORM
+    objects: recall is latency-bound)."""
+    cols = [EntryRow.id, EntryRow.key_text, EntryRow.quality, EntryRow.use_count, EntryRow.signature_hash,
+            EntryRow.created_at, EntryRow.last_used_at]
+    if scenes:
+        cols += [EntryRow.scene_json, EntryRow.structure_hash]
+    rows = s.execute(select(*cols).where(EntryRow.id.in_(list(entry_ids)))).all()
     return {r.id: r for r in rows}
 
 

@@ -2,7 +2,10 @@
 
 ``MemoryStore`` owns the engine and the transactions; every public method is one unit of work in
 one transaction, built from the session functions in ``repository``. What it returns are plain
-dataclasses (``ttom.memory.types``).
+dataclasses (``ttom.memory.types``). The other modules: ``db`` (the engine: SQLite and PostgreSQL
+settings), ``schema`` (creating and migrating the tables), ``index`` (the cached key matrix), ``rows`` (rows to dataclasses), ``match`` (structure
+and geometry: when a stored scene is a hit, and in which mode), ``phi`` (what φ must be),
+``archive`` (export and import).
 
 Concurrency (several processes, one database):
 
@@ -17,13 +20,15 @@ Concurrency (several processes, one database):
   as long as every writer uses the same capacity. A writer configured with a larger capacity
   can leave up to its own capacity; the next insert or ``prune`` by a smaller one evicts down.
 - Crash safety: a write is one transaction, so kill -9 at any point leaves all of it or none.
+- ``recall_phi`` (recall, load φ, count the use) is one write transaction: an entry deleted or
+  evicted by another process is either seen whole (φ and use) or not at all (a miss, noted).
 
 Recall: the key embeddings of all entries are read in one query into one float32 matrix per
-(adapter signature, embedder) and cached until the store's *generation* changes (every insert,
-delete or eviction bumps it, in the same transaction). A recall then costs one tiny query for the
-generation, one matrix-vector product, and one query for the k rows it returns. After writes
-(by this process or another) the cache catches up incrementally: entries whose ``seq`` is past
-the last one it holds are added, and seqs in the removal log past its position are dropped.
+(adapter signature, embedder) and cached until the store's *generation* changes (``index``). A
+recall then costs one tiny query for the generation, one matrix-vector product, and one query for
+the candidate rows. With a layout, only candidates of the request's scene structure are fetched
+(their structure hashes sit beside the matrix), and each one's layout is compared with the
+request's (``match.geometry``): the mode follows that similarity.
 """
 
 from __future__ import annotations
@@ -31,27 +36,31 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sqlalchemy import create_engine, event, inspect, select, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateSchema
 
 from ttom.memory import phi as phi_mod
 from ttom.memory import repository as repo
+from ttom.memory import schema as schema_mod
+from ttom.memory.db import (
+    SQLITE_DAMAGED,
+    damaged_file_message,
+    make_engine,
+    mask_url,
+    sqlite_path,
+)
 from ttom.memory.embedder import KeyEmbedder, default_embedder, normalize_rows
 from ttom.memory.errors import (
     AmbiguousIdError,
@@ -63,7 +72,10 @@ from ttom.memory.errors import (
     SchemaVersionError,
     SignatureError,
 )
-from ttom.memory.models import META_ID, SCHEMA_VERSION, Base, EntryRow, MetaRow
+from ttom.memory.index import KeyIndex
+from ttom.memory.match import Scene, check_thresholds, geometry, mode_for
+from ttom.memory.models import META_ID, SCHEMA_VERSION, EntryRow, MetaRow
+from ttom.memory.rows import BadRowError, as_time, check_quality, entries_of, to_entry
 from ttom.memory.types import (
     InsertResult,
     MemoryEntry,
@@ -78,242 +90,33 @@ from ttom.memory.types import (
 
 if TYPE_CHECKING:
     from ttom.config import Settings
+    from ttom.layout import Layout
     from ttom.memory.archive import ImportResult
 
 log = logging.getLogger("ttom.memory")
 
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
-# SQLite result codes of a file that is not a database or is damaged (sqlite3 exceptions' sqlite_errorname).
-SQLITE_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
-# SQLite: how long a writer waits for another writer's lock before giving up (seconds).
-SQLITE_BUSY_TIMEOUT_S = 60.0
-
-
-def mask_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: say so where it is used
-        return url
-
-
-def _advisory_key(name: str) -> int:
-    """A signed 64-bit key for pg_advisory_xact_lock, stable across processes."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
-def _sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (None for in-memory and ``file:`` URI databases, and other dialects)."""
-    try:
-        u = make_url(url)
-    except Exception:
-        return None
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" or u.database.startswith("file:"):
-        return None
-    return Path(u.database).expanduser()
-
-
-def _damaged_file_message(path: Path | str, what: str) -> str:
-    return (f"the memory database {path} {what}. ttom leaves it as it is: move it aside (ttom then starts a new, "
-            "empty memory there) or restore it from a backup; `ttom memory --db sqlite:///OTHER.sqlite` or "
-            "TTOM_DATABASE_URL selects another file")
-
-
-def _create_engine(url: str, schema: str | None) -> Engine:
-    try:
-        u = make_url(url)
-    except Exception as e:
-        raise MemoryStoreError(f"memory database URL {url!r} is not a SQLAlchemy URL ({e})") from None
-    backend = u.get_backend_name()
-    if backend == "sqlite":
-        path = _sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn, _record):
-            # Transactions are begun by the "begin" hook below, not by the driver.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-            cur.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a crash of the process never loses a commit; a power cut may lose
-            # the last ones but never corrupts the file.
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):
-            # Writers take the write lock up front: a deferred transaction that reads, then writes,
-            # can fail with SQLITE_BUSY instead of waiting, and two of them can deadlock.
-            mode = "IMMEDIATE" if conn.get_execution_options().get("ttom_write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-    elif backend == "postgresql":
-        if u.drivername == "postgresql":  # psycopg 3 is the driver ttom installs (extra "postgres")
-            u = u.set(drivername="postgresql+psycopg")
-        engine = create_engine(u, pool_pre_ping=True)
-    else:
-        raise MemoryStoreError(f"memory database {mask_url(url)}: only sqlite:/// and postgresql+psycopg:// "
-                               "URLs are supported")
-    if schema:
-        if backend != "postgresql":
-            raise MemoryStoreError("a schema name is only supported on PostgreSQL")
-        engine = engine.execution_options(schema_translate_map={None: schema})
-    return engine
-
-
-GroupKey = tuple[str, str, int]  # (signature hash, embedder name, dim)
-
-
-@dataclass(frozen=True)
-class _Group:
-    seqs: np.ndarray  # (n,) int64, entry seqs
-    ids: list[str]
-    mat: np.ndarray  # (n, dim) float32, unit rows
-
-
-@dataclass(frozen=True)
-class _KeyIndex:
-    """The key embeddings of one generation of the store, grouped for recall.
-
-    ``max_seq`` (last entry seen) and ``removal_pos`` (last removal-log row seen) let the next
-    generation be reached incrementally: add entries after ``max_seq``, drop the seqs logged
-    after ``removal_pos``.
-    """
-
-    generation: int
-    max_seq: int
-    removal_pos: int
-    groups: dict[GroupKey, _Group]
-    bad: list[Problem]
-
-    @staticmethod
-    def _parse(rows: Sequence) -> tuple[dict[GroupKey, _Group], list[Problem]]:
-        buckets: dict[GroupKey, tuple[list[int], list[str], list[bytes]]] = {}
-        bad: list[Problem] = []
-        for seq, entry_id, sig_hash, embedder, dim, blob in rows:
-            if blob is None or len(blob) != 4 * dim:
-                bad.append(Problem(entry_id, f"embedding has {0 if blob is None else len(blob)} bytes, "
-                                             f"expected {4 * dim}"))
-                continue
-            seqs, ids, blobs = buckets.setdefault((sig_hash, embedder, dim), ([], [], []))
-            seqs.append(seq)
-            ids.append(entry_id)
-            blobs.append(bytes(blob))
-        groups = {}
-        for key, (seqs, ids, blobs) in buckets.items():
-            mat = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), key[2])
-            # Stored keys are unit vectors; anything else was damaged after it was written.
-            norms = np.linalg.norm(mat, axis=1)
-            ok = np.isfinite(norms) & (np.abs(norms - 1.0) < 1e-3)
-            if not ok.all():
-                for i in np.flatnonzero(~ok):
-                    bad.append(Problem(ids[i], "embedding is not a finite unit vector"))
-                ids = [i for i, good in zip(ids, ok, strict=True) if good]
-                seqs = [q for q, good in zip(seqs, ok, strict=True) if good]
-                mat = mat[ok]
-            groups[key] = _Group(np.asarray(seqs, dtype=np.int64), ids, np.ascontiguousarray(mat, dtype=np.float32))
-        for p in bad:
-            log.warning("memory entry %s skipped by recall: %s", p.entry_id, p.problem)
-        return groups, bad
-
-    @classmethod
-    def build(cls, generation: int, removal_pos: int, rows: Sequence) -> _KeyIndex:
-        groups, bad = cls._parse(rows)
-        return cls(generation, max((r[0] for r in rows), default=0), removal_pos, groups, bad)
-
-    def advance(self, generation: int, removal_pos: int, removed: list[int], rows: Sequence) -> _KeyIndex:
-        """The next generation: this one, less the removed seqs, plus the new rows."""
-        groups = dict(self.groups)
-        if removed:
-            gone = np.asarray(removed, dtype=np.int64)
-            for key, g in self.groups.items():
-                keep = ~np.isin(g.seqs, gone)
-                if not keep.all():
-                    groups[key] = _Group(g.seqs[keep], [i for i, k in zip(g.ids, keep, strict=True) if k],
-                                         g.mat[keep])
-        added, bad = self._parse(rows)
-        for key, g in added.items():
-            old = groups.get(key)
-            groups[key] = g if old is None else _Group(np.concatenate([old.seqs, g.seqs]), old.ids + g.ids,
-                                                       np.concatenate([old.mat, g.mat]))
-        max_seq = max(self.max_seq, max((r[0] for r in rows), default=0))
-        return _KeyIndex(generation, max_seq, removal_pos, groups, self.bad + bad)
-
-
-class BadRowError(ValueError):
-    """A stored row whose values cannot be read (bad JSON, a text that is not a time, …)."""
-
-
-def _time(value: Any, what: str, required: bool = True) -> datetime | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, datetime):
-        raise BadRowError(f"{what} {str(value)[:40]!r} is not a time")
-    return value
-
-
-def _to_entry(row: EntryRow) -> MemoryEntry:
-    """The row as a MemoryEntry; BadRowError naming the unreadable field (SQLite stores any value anywhere)."""
-    try:
-        signature = json.loads(row.signature_json)
-    except (TypeError, ValueError):
-        raise BadRowError(f"its adapter signature is not JSON ({str(row.signature_json)[:40]!r})") from None
-    if not isinstance(signature, dict):
-        raise BadRowError("its adapter signature is not a JSON object")
-    try:
-        quality = None if row.quality is None else float(row.quality)
-        numbers = int(row.use_count), int(row.dim), int(row.phi_nbytes)
-    except (TypeError, ValueError):
-        raise BadRowError(f"a number is not a number (quality {row.quality!r}, uses {row.use_count!r}, "
-                          f"dim {row.dim!r}, φ bytes {row.phi_nbytes!r})") from None
-    if quality is not None and not math.isfinite(quality):
-        raise BadRowError(f"quality {quality} is not finite")
-    if not all(isinstance(v, str) for v in (row.id, row.key_text, row.signature_hash, row.embedder, row.phi_sha256)):
-        raise BadRowError("a text field holds something else")
-    return MemoryEntry(
-        id=row.id, key_text=row.key_text, signature=signature, signature_hash=row.signature_hash, quality=quality,
-        use_count=numbers[0], created_at=_time(row.created_at, "created_at"),
-        updated_at=_time(row.updated_at, "updated_at"),
-        last_used_at=_time(row.last_used_at, "last_used_at", required=False),
-        embedder=row.embedder, dim=numbers[1], phi_nbytes=numbers[2], phi_sha256=row.phi_sha256, problem=row.problem,
-    )
-
-
-def _entries(rows: Sequence[EntryRow]) -> tuple[list[MemoryEntry], list[Problem]]:
-    """Rows as entries, and the unreadable ones as problems (one bad row never hides the others)."""
-    entries, bad = [], []
-    for row in rows:
-        try:
-            entries.append(_to_entry(row))
-        except BadRowError as e:
-            bad.append(Problem(row.id if isinstance(row.id, str) else None, f"unreadable row: {e}"))
-    return entries, bad
-
-
-def _check_quality(quality: float | None) -> float | None:
-    if quality is None:
-        return None
-    q = float(quality)
-    if not math.isfinite(q):
-        raise ValueError(f"quality must be a finite number, got {quality!r}")
-    return q
+# A recall with a layout looks at this many nearest keys of the request's structure (the text only ranks).
+CANDIDATES = 32
+# recall_phi tries at most this many hits (best first) before it gives up and reports a miss.
+PHI_TRIES = 5
 
 
 class MemoryStore:
-    """Adapters φ* keyed by scene descriptions, with similarity recall and LFU eviction.
+    """Adapters φ* keyed by scene descriptions, with recall by structure and geometry and LFU eviction.
 
     ``url`` defaults to the settings' ``memory_url`` (SQLite in the cache dir, or
-    ``TTOM_DATABASE_URL``); ``capacity``, ``threshold`` and ``top_k`` to the settings'
-    ``memory_*``. ``schema`` puts the tables in a PostgreSQL schema (created if missing).
+    ``TTOM_DATABASE_URL``); ``capacity``, ``threshold`` (the key cosine a candidate needs),
+    ``top_k``, ``geometry_skip`` and ``geometry_warm`` (the layout similarity a skip and a warm start
+    need) to the settings' ``memory_*``. ``schema`` puts the tables in a PostgreSQL schema (created
+    if missing).
     """
 
     def __init__(self, url: str | None = None, *, capacity: int | None = None, threshold: float | None = None,
                  top_k: int | None = None, embedder: KeyEmbedder | None = None, schema: str | None = None,
+                 geometry_skip: float | None = None, geometry_warm: float | None = None,
                  settings: Settings | None = None):
-        if settings is None and (url is None or capacity is None or threshold is None or top_k is None):
+        if settings is None and None in (url, capacity, threshold, top_k, geometry_skip, geometry_warm):
             from ttom.config import get_settings
 
             settings = get_settings()
@@ -321,6 +124,12 @@ class MemoryStore:
         self.capacity = int(capacity if capacity is not None else settings.memory_capacity)
         self.threshold = float(threshold if threshold is not None else settings.memory_threshold)
         self.top_k = int(top_k if top_k is not None else settings.memory_top_k)
+        self.geometry_skip = float(geometry_skip if geometry_skip is not None else settings.memory_geometry_skip)
+        self.geometry_warm = float(geometry_warm if geometry_warm is not None else settings.memory_geometry_warm)
+        try:
+            check_thresholds(self.geometry_skip, self.geometry_warm)
+        except ValueError as e:
+            raise MemoryStoreError(str(e)) from None
         if self.capacity < 1:
             raise MemoryStoreError(f"memory capacity must be >= 1, got {self.capacity}")
         if not -1.0 <= self.threshold <= 1.0:
@@ -329,17 +138,17 @@ class MemoryStore:
             raise MemoryStoreError(f"memory top_k must be >= 1, got {self.top_k}")
         self.schema = schema
         self._embedder = embedder
-        self._path = _sqlite_path(self.url)
-        self.engine = _create_engine(self.url, schema)
+        self._path = sqlite_path(self.url)
+        self.engine = make_engine(self.url, schema)
         self._write_engine = self.engine.execution_options(ttom_write=True)
-        self._index: _KeyIndex | None = None
+        self._index: KeyIndex | None = None
         self._index_lock = threading.Lock()
         if self._path is not None and not self._path.exists():
             self._create_sqlite_file(self._path)
         elif self._path is not None and self._path.is_file() and self._path.stat().st_size == 0:
             # Never ours: a new memory is linked into place complete (see _create_sqlite_file). Something
             # else truncated or made it; re-initialising it would hide that, so say so instead.
-            raise CorruptDatabaseError(_damaged_file_message(self._path, "is an empty file (0 bytes), not a ttom memory"))
+            raise CorruptDatabaseError(damaged_file_message(self._path, "is an empty file (0 bytes), not a ttom memory"))
         self._init_schema()
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -370,7 +179,7 @@ class MemoryStore:
         """One line for a database failure: a damaged SQLite file names the file and the remedy."""
         orig = getattr(e, "orig", None)
         if getattr(orig, "sqlite_errorname", None) in SQLITE_DAMAGED:
-            return CorruptDatabaseError(_damaged_file_message(self._path or mask_url(self.url),
+            return CorruptDatabaseError(damaged_file_message(self._path or mask_url(self.url),
                                                               f"is damaged or not a database ({orig})"))
         return MemoryStoreError(f"{prefix} {mask_url(self.url)}: {orig}")
 
@@ -422,60 +231,18 @@ class MemoryStore:
         """Create the tables and the meta row, or migrate an older schema; refuse a newer one."""
         try:
             with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Two processes creating the tables at once would collide on the catalog.
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                 {"k": _advisory_key(f"ttom.memory.init:{self.schema or ''}")})
-                    if self.schema:
-                        conn.execute(CreateSchema(self.schema, if_not_exists=True))
-                Base.metadata.create_all(conn)
-                with Session(bind=conn) as s:
-                    meta = repo.ensure_meta(s)
-                    if meta.schema_version < SCHEMA_VERSION:
-                        self._migrate(conn, meta.schema_version)
-                        meta.schema_version = SCHEMA_VERSION
-                    s.flush()
+                old = schema_mod.create_or_migrate(conn, self.schema)
         except SchemaVersionError:
             raise
         except DatabaseError as e:
             raise self._db_error(e, "cannot open the memory database") from e
-
-    def _migrate(self, conn: Connection, version: int) -> None:
-        """Bring an older schema up to SCHEMA_VERSION in the caller's transaction; every row is kept."""
-        if version < 2:
-            # 2: entries.problem (quarantine); the writes table (idempotency keys) came with create_all.
-            cols = {c["name"] for c in inspect(conn).get_columns("ttom_memory_entries", schema=self.schema)}
-            if "problem" not in cols:
-                table = "ttom_memory_entries"
-                if self.schema:
-                    table = f"{conn.dialect.identifier_preparer.quote_schema(self.schema)}.{table}"
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN problem TEXT"))
-        log.info("memory database %s migrated from schema version %d to %d", mask_url(self.url), version,
-                 SCHEMA_VERSION)
+        if old is not None:
+            log.info("memory database %s migrated from schema version %d to %d", mask_url(self.url), old,
+                     SCHEMA_VERSION)
 
     def _create_sqlite_file(self, path: Path) -> None:
-        """A new SQLite memory, built in a temporary file and linked into place complete.
-
-        No process ever sees a half-made memory at ``path``, so an empty file there is never one
-        being created (and is refused). Two processes creating it at once: the first link wins and
-        the other uses that file.
-        """
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        engine = _create_engine(f"sqlite:///{tmp}", None)
-        try:
-            self._create_schema(engine.execution_options(ttom_write=True))
-            engine.dispose()  # the last connection closes: SQLite folds the WAL into the file
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            except OSError:  # a file system without hard links
-                if not path.exists():
-                    os.replace(tmp, path)
-        finally:
-            engine.dispose()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        """A new SQLite memory, linked into place complete (``schema.build_sqlite_file``)."""
+        schema_mod.build_sqlite_file(path, lambda url: make_engine(url, None), self._create_schema)
 
     def _query_vector(self, key: str | np.ndarray) -> np.ndarray:
         if isinstance(key, str):
@@ -535,7 +302,7 @@ class MemoryStore:
 
     def insert(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
                embedding: np.ndarray | None = None, entry_id: str | None = None,
-               request_key: str | None = None) -> InsertResult:
+               request_key: str | None = None, layout: Layout | dict | None = None) -> InsertResult:
         """Remember φ under ``key_text``; evicts LFU entries beyond capacity in the same transaction.
 
         ``phi``: safetensors bytes with the engine's adapter signature in the metadata (or a dict of
@@ -543,10 +310,12 @@ class MemoryStore:
         finite values). ``signature``: the adapter signature; when omitted, the one in φ's metadata.
         ``embedding``: the key's embedding, if already computed (else the store's embedder embeds
         ``key_text``). ``request_key``: an idempotency key (e.g. thread and round): a second insert
-        with the same key raises DuplicateWriteError and writes nothing.
+        with the same key raises DuplicateWriteError and writes nothing. ``layout``: the layout φ was
+        learned on (``ttom.layout.Layout`` or its dict); stored with its scene structure, so that recall
+        can compare structures and geometry. An entry without one is only ever a warm start.
         """
         request_key = self._check_request_key(request_key)
-        row, data = self._new_row(key_text, phi, signature, quality, embedding, entry_id)
+        row, data = self._new_row(key_text, phi, signature, quality, embedding, entry_id, layout)
         with self._write_once(request_key), self.session(write=True) as s:
             meta = repo.lock_meta(s)
             self._refuse_repeat(s, request_key)
@@ -557,14 +326,15 @@ class MemoryStore:
                 repo.log_write(s, request_key, row.id, "insert", row.created_at)
                 repo.trim_writes(s)
             evicted = repo.evict_lfu(s, self.capacity, meta, keep={row.id})
-            entry = _to_entry(row)
+            entry = to_entry(row)
         if evicted:
             log.info("memory: evicted %d entr%s (LFU): %s", len(evicted), "y" if len(evicted) == 1 else "ies",
                      ", ".join(evicted))
         return InsertResult(entry, evicted)
 
     def _new_row(self, key_text: str, phi: Any, signature: Any, quality: float | None,
-                 embedding: np.ndarray | None, entry_id: str | None) -> tuple[EntryRow, bytes]:
+                 embedding: np.ndarray | None, entry_id: str | None,
+                 layout: Layout | dict | None = None) -> tuple[EntryRow, bytes]:
         """Validate everything about a new entry before any transaction starts."""
         if not isinstance(key_text, str) or not key_text.strip():
             raise ValueError("the memory key text is empty")
@@ -572,6 +342,7 @@ class MemoryStore:
         info = phi_mod.check_phi(data, signature)
         _, sig_json, sig_hash = phi_mod.canonical_signature(phi_mod.signature_in_phi(info))
         vec = self._query_vector(key_text if embedding is None else embedding)
+        scene = None if layout is None else Scene.of(layout)
         entry_id = entry_id or uuid.uuid4().hex
         if not ID_RE.match(entry_id):
             raise ValueError(f"memory entry id must be 32 lowercase hex characters, got {entry_id!r}")
@@ -579,8 +350,10 @@ class MemoryStore:
         row = EntryRow(
             id=entry_id, key_text=key_text, embedder=self.embedder.name, dim=int(vec.shape[0]),
             embedding=vec.astype("<f4").tobytes(), signature_json=sig_json, signature_hash=sig_hash,
-            quality=_check_quality(quality), use_count=0, created_at=now, updated_at=now, last_used_at=None,
+            quality=check_quality(quality), use_count=0, created_at=now, updated_at=now, last_used_at=None,
             phi_sha256=phi_mod.sha256(data), phi_nbytes=len(data),
+            scene_json=None if scene is None else scene.to_json(),
+            structure_hash=None if scene is None else scene.structure_hash,
         )
         return row, data
 
@@ -600,7 +373,7 @@ class MemoryStore:
         if mode == "mean" and similarity is None:
             raise ValueError("update mode 'mean' needs the similarity of the hit")
         request_key = self._check_request_key(request_key)
-        quality = _check_quality(quality)
+        quality = check_quality(quality)
         current = self.get(entry_id)
         data = phi_mod.phi_to_bytes(phi, current.signature)
         try:
@@ -631,7 +404,7 @@ class MemoryStore:
             repo.replace_phi(s, row, merged, phi_mod.sha256(merged), quality, repo.utcnow())
             if request_key is not None:
                 repo.log_write(s, request_key, entry_id, "update", row.updated_at)
-            return _to_entry(row)
+            return to_entry(row)
 
     def record_use(self, entry_id: str) -> MemoryEntry:
         """Count one use of an entry (its φ was loaded into a generation) and stamp last_used_at."""
@@ -658,14 +431,20 @@ class MemoryStore:
 
     def memorize(self, key_text: str, phi: Any, signature: Any = None, *, quality: float | None = None,
                  hit: MemoryHit | RecallRef | None = None, embedding: np.ndarray | None = None,
-                 request_key: str | None = None) -> MemoryWrite:
+                 request_key: str | None = None, layout: Layout | dict | None = None) -> MemoryWrite:
         """The agent's last step: update the recalled entry (weighted mean) or insert a new one.
 
+        With a ``layout``, an entry stands for its own layout: the hit is updated only when its layout
+        is near-identical to this one (``hit.mode == "skip"``); a hit on a merely similar layout (a warm
+        start) or on an entry stored without a layout leaves that entry as it is, and φ* goes into a
+        new entry for this layout. Without a layout, the hit is updated (the store's earlier rule).
         A hit whose entry has meanwhile been evicted becomes an insert; one whose stored φ is
         corrupted is replaced by the new φ. ``request_key`` (e.g. ``"<thread>:<request>:<round>"``) makes
         the call idempotent: repeated after a resume, it writes nothing and returns the first
         call's write with ``replayed=True``.
         """
+        if hit is not None and layout is not None and getattr(hit, "mode", None) != "skip":
+            hit = None  # a similar layout's entry keeps its φ; this layout gets its own
         try:
             if hit is not None:
                 try:
@@ -678,7 +457,8 @@ class MemoryStore:
                     log.warning("%s; replacing it with the new φ", e)
                     self.update(hit.entry_id, phi, mode="replace", quality=quality, request_key=request_key)
                     return MemoryWrite("update", hit.entry_id, hit.similarity)
-            res = self.insert(key_text, phi, signature, quality=quality, embedding=embedding, request_key=request_key)
+            res = self.insert(key_text, phi, signature, quality=quality, embedding=embedding, request_key=request_key,
+                              layout=layout)
             return MemoryWrite("insert", res.entry_id, None, res.evicted)
         except DuplicateWriteError as e:
             sim = hit.similarity if hit is not None and e.action == "update" else None
@@ -687,72 +467,139 @@ class MemoryStore:
     # --- read -------------------------------------------------------------------------------------
 
     def recall(self, key: str | np.ndarray, signature: Any, *, top_k: int | None = None,
-               threshold: float | None = None) -> list[MemoryHit]:
+               threshold: float | None = None, layout: Layout | dict | None = None,
+               prompt: str | None = None) -> list[MemoryHit]:
         """Entries for the running model's ``signature`` whose key has cosine similarity ≥ threshold
-        to ``key`` (text, or its embedding), best first, at most ``top_k``. Quarantined and unreadable
-        entries are left out. Takes no write lock."""
+        to ``key`` (text, or its embedding), at most ``top_k``. Quarantined and unreadable entries are
+        left out. Takes no write lock.
+
+        With the request's ``layout`` (and its scene ``prompt`` when that is not ``layout.prompt``),
+        a hit must also have the layout's scene structure and a geometric similarity of at least the
+        warm threshold (``ttom.memory.match``); each hit then carries that similarity and its mode
+        (``skip`` at or above the skip threshold, else ``warm``), and hits are ordered skip first,
+        then by key similarity. An entry stored without a layout is a ``warm`` hit only when its key
+        text equals ``key``. Without a layout: the key similarity alone, best first (no mode).
+        """
+        query = self._query(key, layout, prompt, top_k, threshold)
+        sig_hash = phi_mod.canonical_signature(signature)[2]
+        with self.session() as s:
+            return self._find(s, *query, sig_hash)
+
+    def _query(self, key: str | np.ndarray, layout: Layout | dict | None, prompt: str | None,
+               top_k: int | None, threshold: float | None) -> tuple:
+        """Everything a recall needs that takes no database: (vector, key text, scene, k, threshold)."""
         k = self.top_k if top_k is None else int(top_k)
         thr = self.threshold if threshold is None else float(threshold)
         if k < 1:
             raise ValueError(f"top_k must be >= 1, got {k}")
         q = self._query_vector(key)  # (dim,) unit
-        sig_hash = phi_mod.canonical_signature(signature)[2]
-        with self.session() as s:
-            group = self._current_index(s).groups.get((sig_hash, self.embedder.name, int(q.shape[0])))
-            if group is None or not group.ids:
-                return []
-            ids, mat = group.ids, group.mat
-            # (n, dim) x (dim,) -> (n,). einsum, not `mat @ q`: numpy's BLAS matvec runs on every core
-            # and, on a busy 2-core machine, waits for them (measured 8 ms vs 0.6 ms at 10k entries).
-            sims = np.einsum("ij,j->i", mat, q)
-            if k < len(ids):
-                top = np.argpartition(-sims, k - 1)[:k]
-                top = top[np.argsort(-sims[top], kind="stable")]
-            else:
-                top = np.argsort(-sims, kind="stable")
-            top = [int(i) for i in top if sims[i] >= thr]
-            if not top:
-                return []
-            rows = repo.hit_rows(s, [ids[i] for i in top])
+        scene = None if layout is None else Scene.of(layout, prompt)
+        return q, key if isinstance(key, str) else None, scene, k, thr
+
+    def _find(self, s: Session, q: np.ndarray, key_text: str | None, scene: Scene | None, k: int, thr: float,
+              sig_hash: str, bad: list[Problem] | None = None) -> list[MemoryHit]:
+        """The hits of a query (``_query``) for the signature hash ``sig_hash``, in the caller's transaction.
+        Candidates whose row cannot be read are left out, and added to ``bad`` when it is given."""
+        group = self._current_index(s).groups.get((sig_hash, self.embedder.name, int(q.shape[0])))
+        if group is None or not group.ids:
+            return []
+        # (n, dim) x (dim,) -> (n,). einsum, not `mat @ q`: numpy's BLAS matvec runs on every core
+        # and, on a busy 2-core machine, waits for them (measured 8 ms vs 0.6 ms at 10k entries).
+        sims = np.einsum("ij,j->i", group.mat, q)
+        if scene is not None:  # only entries of the request's structure (or stored without a layout) compete
+            sims = np.where((group.structures == scene.structure_hash) | (group.structures == None),  # noqa: E711
+                            sims, -np.inf)
+        # text only: the k best; with a layout: the CANDIDATES best of its structure, judged below
+        want = min(k if scene is None else max(k, CANDIDATES), len(group.ids))
+        if want < len(group.ids):
+            top = np.argpartition(-sims, want - 1)[:want]
+            top = top[np.argsort(-sims[top], kind="stable")]
+        else:
+            top = np.argsort(-sims, kind="stable")
+        top = [int(i) for i in top if sims[i] >= thr]
+        if not top:
+            return []
+        rows = repo.hit_rows(s, [group.ids[i] for i in top], scenes=scene is not None)
         hits = []
         for i in top:
-            row = rows.get(ids[i])
+            row = rows.get(group.ids[i])
             if row is None:  # deleted by another process since this generation: not a hit
                 continue
             try:
+                geo, mode = self._judge(row, scene, key_text) if scene is not None else (None, None)
+                if scene is not None and mode is None:
+                    continue
                 hits.append(MemoryHit(
                     entry_id=row.id, similarity=float(np.clip(sims[i], -1.0, 1.0)), key_text=row.key_text,
                     quality=None if row.quality is None else float(row.quality), use_count=int(row.use_count),
-                    signature_hash=row.signature_hash, created_at=_time(row.created_at, "created_at"),
-                    last_used_at=_time(row.last_used_at, "last_used_at", required=False)))
+                    signature_hash=row.signature_hash, created_at=as_time(row.created_at, "created_at"),
+                    last_used_at=as_time(row.last_used_at, "last_used_at", required=False),
+                    geometry=geo, mode=mode))
             except (BadRowError, TypeError, ValueError) as e:
                 log.warning("memory entry %s skipped by recall: unreadable row (%s)", row.id, e)
-        return hits
+                if bad is not None:
+                    bad.append(Problem(row.id, f"unreadable row: {e}"))
+        if scene is not None:  # near-identical layouts first, then by key similarity (a stable sort keeps that)
+            hits.sort(key=lambda h: h.mode != "skip")
+        return hits[:k]
+
+    def _judge(self, row: Any, scene: Scene, key_text: str | None) -> tuple[float | None, str | None]:
+        """(geometry, mode) of a candidate of the request's structure; mode None: not a hit."""
+        if row.structure_hash is None:  # stored without a layout (a schema-2 entry): its key text must be ours
+            return None, ("warm" if key_text is not None and row.key_text == key_text else None)
+        if row.structure_hash != scene.structure_hash:  # changed since the index was read
+            return None, None
+        geo = geometry(scene, Scene.from_json(row.scene_json, row.structure_hash))
+        return geo, mode_for(geo, self.geometry_skip, self.geometry_warm)
 
     def recall_phi(self, key: str | np.ndarray, signature: Any, *, top_k: int | None = None,
-                   threshold: float | None = None) -> PhiRecall:
-        """Recall, then load the best hit whose φ passes every check (``check_stored_phi``) and count its use.
+                   threshold: float | None = None, layout: Layout | dict | None = None,
+                   prompt: str | None = None) -> PhiRecall:
+        """Recall (as ``recall``), load the best hit whose φ passes every check (``check_stored_phi``) and
+        count its use, in one transaction.
 
-        A hit whose φ is damaged or poisoned (NaN, wrong layout, …) is quarantined and passed over
-        with a note, as is one deleted meanwhile; with no usable hit the result holds no φ, and the
-        caller optimises fresh φ and puts the notes in its report.
+        Up to ``PHI_TRIES`` hits are tried, best first. One deleted or evicted by another process
+        before its φ was read is passed over with a note; so is one whose φ is damaged or poisoned
+        (NaN, wrong layout, …), which is quarantined once the transaction has ended. With no usable
+        hit the result holds no φ: the caller optimises fresh φ and puts the notes in its report.
         """
+        query = self._query(key, layout, prompt, max(PHI_TRIES, self.top_k if top_k is None else int(top_k)),
+                            threshold)
+        sig_hash = phi_mod.canonical_signature(signature)[2]
         notes: list[str] = []
-        for hit in self.recall(key, signature, top_k=top_k, threshold=threshold):
+        damaged: list[Problem] = []
+        found: PhiRecall | None = None
+        # A write transaction: on SQLite it takes the write lock at BEGIN, so nothing changes between the
+        # recall and the use count; on PostgreSQL the use is an atomic UPDATE whose row count says whether
+        # the entry still exists.
+        with self.session(write=True) as s:
+            for hit in self._find(s, *query, sig_hash, bad=damaged)[:PHI_TRIES]:
+                row = repo.get_entry(s, hit.entry_id)
+                if row is None:
+                    notes.append(f"memory entry {hit.entry_id} was removed before its φ was loaded")
+                    continue
+                try:
+                    data = phi_mod.check_stored_phi(hit.entry_id, repo.get_phi(s, hit.entry_id), row.phi_sha256,
+                                                    row.signature_hash)
+                except CorruptEntryError as e:
+                    damaged.append(Problem(e.entry_id, e.problem))
+                    continue
+                if not repo.increment_use(s, hit.entry_id, repo.utcnow()):
+                    notes.append(f"memory entry {hit.entry_id} was removed before its φ was loaded")
+                    continue
+                found = PhiRecall(hit, data, notes)
+                break
+        for p in damaged:  # after the transaction: quarantine takes the meta lock, which a writer may hold
+            notes.append(f"memory entry {p.entry_id} not used and quarantined: {p.problem}")
             try:
-                data = self.load_phi(hit.entry_id)
-                self.record_use(hit.entry_id)
-            except EntryNotFoundError:
-                notes.append(f"memory entry {hit.entry_id} was removed before its φ was loaded")
-                continue
-            except CorruptEntryError as e:
-                self.quarantine(e.entry_id, e.problem)
-                notes.append(f"memory entry {e.entry_id} not used and quarantined: {e.problem}")
-                continue
-            return PhiRecall(hit, data, notes)
+                self.quarantine(p.entry_id, p.problem)
+            except MemoryStoreError as err:
+                log.warning("memory entry %s could not be quarantined: %s", p.entry_id, err)
+        if found is not None:
+            return PhiRecall(found.hit, found.phi, notes)
         return PhiRecall(None, None, notes)
 
-    def _current_index(self, s: Session) -> _KeyIndex:
+    def _current_index(self, s: Session) -> KeyIndex:
         """The cached key matrix, brought up to the store's generation in the caller's transaction.
 
         Reads the removal-log position before the entries: a removal that commits in between
@@ -765,7 +612,7 @@ class MemoryStore:
                 return idx
             if idx is None or idx.removal_pos < trimmed:  # nothing cached, or the log moved past us
                 pos = repo.removal_position(s)
-                idx = _KeyIndex.build(gen, pos, repo.index_rows(s))
+                idx = KeyIndex.build(gen, pos, repo.index_rows(s))
             else:
                 removed, pos = repo.removals_after(s, idx.removal_pos)
                 idx = idx.advance(gen, pos, removed, repo.index_rows(s, after_seq=idx.max_seq))
@@ -776,7 +623,7 @@ class MemoryStore:
     def _entry(row: EntryRow) -> MemoryEntry:
         """``_to_entry``, with an unreadable row as the CorruptEntryError of that entry."""
         try:
-            return _to_entry(row)
+            return to_entry(row)
         except BadRowError as e:
             raise CorruptEntryError(str(row.id), f"unreadable row: {e}") from None
 
@@ -792,7 +639,7 @@ class MemoryStore:
         """``list_entries``, plus the rows it skipped because they cannot be read."""
         sig_hash = phi_mod.canonical_signature(signature)[2] if signature is not None else None
         with self.session() as s:
-            return _entries(repo.list_entries(s, order, limit, sig_hash))
+            return entries_of(repo.list_entries(s, order, limit, sig_hash))
 
     def list_entries(self, order: repo.Order = "recent", limit: int | None = None,
                      signature: Any = None) -> list[MemoryEntry]:
@@ -841,14 +688,19 @@ class MemoryStore:
                                               f"evicted {meta.evicted_total}): rows were changed outside ttom"))
             for orphan in repo.orphan_phi_ids(s):
                 problems.append(Problem(orphan, "φ blob without an entry"))
-            problems.extend(_KeyIndex.build(meta.generation, 0, repo.index_rows(s)).bad)
+            problems.extend(KeyIndex.build(meta.generation, 0, repo.index_rows(s)).bad)
             rows = repo.list_entries(s, "created")
-            readable, bad_rows = _entries(rows)
+            readable, bad_rows = entries_of(rows)
             problems.extend(bad_rows)
             for e in readable:
                 if e.problem is not None:
                     problems.append(Problem(e.id, f"quarantined: {e.problem}"))
                     continue
+                if e.scene is not None or e.structure_hash is not None:
+                    try:
+                        Scene.from_json(json.dumps(e.scene), e.structure_hash)
+                    except ValueError as err:
+                        problems.append(Problem(e.id, str(err)))
                 try:
                     phi_mod.check_stored_phi(e.id, repo.get_phi(s, e.id), e.phi_sha256, e.signature_hash)
                 except CorruptEntryError as err:

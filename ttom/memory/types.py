@@ -29,6 +29,9 @@ class MemoryEntry:
     phi_nbytes: int
     phi_sha256: str
     problem: str | None = None  # set when the entry failed a check on use: not recalled any more
+    # the layout φ was learned on, its structure and slots (``ttom.memory.match``); None when stored without one
+    scene: dict[str, Any] | None = None
+    structure_hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -36,7 +39,8 @@ class MemoryEntry:
 
 @dataclass(frozen=True)
 class MemoryHit:
-    """An entry returned by recall, with its cosine similarity to the query key."""
+    """An entry returned by recall: its key's cosine similarity to the query key and, for a recall with a
+    layout, the geometric similarity of the two layouts and the mode it allows (``skip`` or ``warm``)."""
 
     entry_id: str
     similarity: float
@@ -46,6 +50,8 @@ class MemoryHit:
     signature_hash: str
     created_at: datetime
     last_used_at: datetime | None
+    geometry: float | None = None  # None: no layout to compare (a text-only recall, or an entry stored without one)
+    mode: Literal["skip", "warm"] | None = None  # None for a text-only recall
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -57,6 +63,8 @@ class RecallRef:
 
     entry_id: str
     similarity: float
+    geometry: float | None = None
+    mode: Literal["skip", "warm"] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,19 @@ So "A red kayak paddles to the left side of a calm lake." and "A grey fox trotti
 of a quiet garden" give the same key, and similar scenes give keys that differ in few words. A
 framing opening ("a video of", "a realistic video of a scene in which") is not part of the key,
 and a side word in a relation ("left" in "to the left of") is never read as the verb.
+
+The key text is for ranking (its embedding); what a memory hit must share with the request is the
+scene's **structure** (``SceneStructure``): per object placeholder (a *slot*) how many instances the
+layout has, which way each moves and where the prompt puts it, the relations between slots, and the
+number of places. Opposite scenes ("left of" / "right of", "moving up" / "moving down", two / three)
+have keys whose embeddings are close, and structures that differ. ``SceneKey.slots`` says which slot
+each layout object fills, so that two layouts of one structure can be compared object by object.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 from pydantic import BaseModel, Field
@@ -36,8 +45,39 @@ _FRAMING = re.compile(
 )
 
 
+STRUCTURE_VERSION = 1  # part of every structure's hash: a change of these rules never matches old entries
+
+
+class SlotStructure(BaseModel):
+    """One object slot: ``<object_i>`` of the key (or, after them, a layout object the prompt does not name)."""
+
+    count: int = Field(description="instances in the layout")
+    directions: list[str] = Field(default_factory=list,
+                                  description="per instance, its direction tokens ('left left left'), sorted")
+    positions: list[str] = Field(default_factory=list, description="where the prompt puts it ('left', 'upper right')")
+
+
+class SceneStructure(BaseModel):
+    """What a memory hit must share with the request: slots with their counts, directions and positions,
+    the relations between slots (subject slot, relation, reference slot), and the number of places."""
+
+    version: int = STRUCTURE_VERSION
+    objects: list[SlotStructure] = Field(default_factory=list)
+    relations: list[tuple[int, str, int]] = Field(default_factory=list)
+    environments: int = 0
+
+    def canonical(self) -> str:
+        """Canonical JSON: equal structures give equal text."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def digest(self) -> str:
+        """sha256 of ``canonical()``: what the memory compares (and indexes)."""
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
 class SceneKey(BaseModel):
-    """The abstracted description (``key``) and what each placeholder stands for."""
+    """The abstracted description (``key``), what each placeholder stands for, and the scene's structure."""
 
     key: str
     template: str = Field(description="the prompt with placeholders, without the direction tag")
@@ -45,6 +85,8 @@ class SceneKey(BaseModel):
     objects: dict[str, str] = Field(default_factory=dict)  # "<object_0>" -> "kayak"
     verbs: dict[str, str] = Field(default_factory=dict)  # "<verb_0>" -> "paddles"
     environments: dict[str, str] = Field(default_factory=dict)  # "<environment_0>" -> "lake"
+    structure: SceneStructure = Field(default_factory=SceneStructure)
+    slots: dict[int, int] = Field(default_factory=dict, description="layout object id -> its slot in structure.objects")
 
 
 def direction_tokens(obj: LayoutObject, parts: int = 3) -> list[str]:
@@ -130,5 +172,42 @@ def abstract(layout: Layout, prompt: str | None = None, spec: SceneSpec | None =
             directions.append(toks3)
     tag = " | ".join(" ".join(d) for d in directions) if directions else "still"
     key = f"Direction: [{tag}]. {template}"
+    structure, slots = scene_structure(layout, spec, list(obj_index), len(env_index))
     return SceneKey(key=key, template=template, directions=directions, objects=objects, verbs=verbs,
-                    environments=envs)
+                    environments=envs, structure=structure, slots=slots)
+
+
+def scene_structure(layout: Layout, spec: SceneSpec, names: list[str], environments: int
+                    ) -> tuple[SceneStructure, dict[int, int]]:
+    """The structure of a scene and the slot of each layout object.
+
+    ``names``: the object names of the key's placeholders, slot i = ``<object_i>`` (prompt order). A
+    layout object fills the first slot whose name it matches; objects the prompt does not name get
+    slots of their own after those, one per distinct name, in layout order. Counts and directions
+    come from the layout (what will be generated), positions and relations from the prompt.
+
+    Slots keep the prompt's order, and relations their words: "a dog to the right of a cat" is not
+    "a cat to the left of a dog" here, although it means the same. φ acts on the prompt's tokens in
+    their context, and the first-named object of the one is where the second-named of the other was;
+    reusing φ across that swap is the left/right confusion this structure exists to prevent.
+    """
+    names = list(names)
+    slots: dict[int, int] = {}
+    for o in layout.objects:
+        slot = next((i for i, n in enumerate(names) if names_match(o.name, n)), None)
+        if slot is None:
+            names.append(o.name)
+            slot = len(names) - 1
+        slots[o.id] = slot
+    mention_slot = {k: next((i for i, n in enumerate(names) if names_match(m.name, n)), None)
+                    for k, m in enumerate(spec.mentions) if m.role == "object"}
+    objects = []
+    for i in range(len(names)):
+        instances = [o for o in layout.objects if slots[o.id] == i]
+        positions = sorted({p for k, ps in spec.positions.items() if mention_slot.get(k) == i for p in ps})
+        objects.append(SlotStructure(count=len(instances),
+                                     directions=sorted(" ".join(direction_tokens(o)) for o in instances),
+                                     positions=positions))
+    relations = sorted({(mention_slot[r.subject], r.relation, mention_slot[r.reference]) for r in spec.relations
+                        if mention_slot.get(r.subject) is not None and mention_slot.get(r.reference) is not None})
+    return SceneStructure(objects=objects, relations=relations, environments=environments), slots

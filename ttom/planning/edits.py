@@ -51,6 +51,14 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
+def _names_compound(name: str, words: list[str]) -> bool:
+    """Whether ``words`` say the compound name ("make the teddy bear bigger", "two teddy bears")."""
+    parts = name.lower().split()
+    n = len(parts)
+    return any(words[i:i + n - 1] == parts[:-1] and lx.singularize(words[i + n - 1]) == parts[-1]
+               for i in range(len(words) - n + 1))
+
+
 def _count(words: list[str]) -> tuple[int | None, int]:
     """The first number in ``words`` and its index."""
     for i, w in enumerate(words):
@@ -114,7 +122,8 @@ def edit_request(text: str, layout: Layout | None) -> Edit | None:
     if not words or words[0] not in _EDIT_VERBS:
         return None
     known = layout.names
-    mentioned = [n for n in known if any(lx.singularize(w) == n.lower() or w == n.lower() for w in words)]
+    mentioned = [n for n in known if any(lx.singularize(w) == n.lower() or w == n.lower() for w in words)
+                 or (" " in n and _names_compound(n, words))]
     nouns = [lx.singularize(w) for w in words if lx.singularize(w) in lx.NOUNS]
     new_nouns = [n for n in nouns if n not in known]
 

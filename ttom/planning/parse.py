@@ -364,6 +364,12 @@ def _find_mentions(tokens: list[str], clause_of: list[int]) -> list[Mention]:
             for k in range(start, j + 1):
                 used[k] = True
     mentions.sort(key=lambda m: m.start)
+    # "a film of a dog", "a picture showing two cats": an opening that names the kind of picture is framing,
+    # not an object (as "a video of" is), whichever word lists know the noun
+    if mentions and mentions[0].start == 0 and mentions[0].name in lx.FRAMING_NOUNS:
+        nxt = tokens[mentions[0].end:mentions[0].end + 2]
+        if nxt[:1] in (["of"], ["showing"], ["where"]) or nxt == ["in", "which"]:
+            mentions = mentions[1:]
     # "the ball" after "a golf ball" is the same ball, not a second one
     out: list[Mention] = []
     for m in mentions:
