@@ -88,6 +88,13 @@ def _add_timing(state: AgentState, **seconds: float) -> dict[str, float]:
     return t
 
 
+def _check_stop(runtime: Runtime[AgentContext] | None) -> None:
+    """The caller's stop hook (``AgentContext.stop``), when it has one: it raises to stop the run here."""
+    stop = runtime.context.stop if runtime is not None and runtime.context is not None else None
+    if stop is not None:
+        stop()
+
+
 def _thread_id() -> str:
     try:
         return str(get_config().get("configurable", {}).get("thread_id") or "default")
@@ -360,6 +367,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     from ttom.engine.tto import choose_mode, generate
 
     opts, settings = _options(state), _settings(runtime)
+    _check_stop(runtime)
     backend = _backend(opts, settings)
     layout = _layout(state)
     k = int(state.get("round", 0)) + 1
@@ -385,7 +393,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
             "tto_steps": min(cfg.steps, steps), "tto_iterations": cfg.iterations, "tto_total": n_tto,
             "object_weights": knobs.to_dict()["object_weights"]})
     result = generate(backend, layout, cfg, spec=spec, steps=steps, guidance_scale=opts.guidance, seed=seed,
-                      phi=phi, progress=lambda e: writer({**e, "round": k}))
+                      phi=phi, progress=lambda e: (_check_stop(runtime), writer({**e, "round": k})))
     write_outputs(out, result, layout, opts.model or settings.model)
     np.save(out / "frames.npy", result.frames)  # lossless, for the critic (read back with allow_pickle=False)
     gen = {"round": k, "dir": str(out), "frames": str(out / "frames.npy"), "video": str(out / "video.mp4"),
@@ -407,6 +415,7 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     from ttom.errors import WeightsNotFoundError
 
     opts, gen = _options(state), state["generation"]
+    _check_stop(runtime)
     judge = runtime.context.critic if runtime.context is not None else None
     start = time.perf_counter()
     if judge is None and opts.critic == "off":
