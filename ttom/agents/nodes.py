@@ -66,19 +66,17 @@ def _backend(opts: RunOptions, settings):
     return load_backend(opts.model or settings.model, device=opts.device, dtype=opts.dtype)
 
 
-@lru_cache(maxsize=4)
-def _store_for(url: str):
+@lru_cache(maxsize=8)
+def _store_for(url: str, capacity: int, threshold: float, top_k: int):
     from ttom.memory import MemoryStore
 
-    return MemoryStore(url)
+    return MemoryStore(url, capacity=capacity, threshold=threshold, top_k=top_k)
 
 
 def _store(settings):
-    from ttom.memory import MemoryStore
-
-    if settings.memory_url.startswith("sqlite"):
-        return _store_for(settings.memory_url)  # one engine per file and process
-    return MemoryStore(settings=settings)
+    """The memory store of ``settings``: one per database and process (one engine and connection pool, reused
+    by every request, as a long-running service needs)."""
+    return _store_for(settings.memory_url, settings.memory_capacity, settings.memory_threshold, settings.memory_top_k)
 
 
 def _add_timing(state: AgentState, **seconds: float) -> dict[str, float]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from ttom.serve.config import ServeConfig
@@ -69,8 +70,11 @@ class RayPool:
         self.owns_ray = not ray.is_initialized()
         if self.owns_ray:
             if config.ray_address in (None, "local"):
+                # the actors import the ttom this process runs (a source checkout too, not only an install)
+                root = str(Path(__import__("ttom").__file__).resolve().parents[1])
+                path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
                 ray.init(num_cpus=config.ray_num_cpus, include_dashboard=False, namespace="ttom",
-                         log_to_driver=False)
+                         log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
             else:
                 ray.init(address=config.ray_address, namespace="ttom", log_to_driver=False)
         gpus = float(ray.cluster_resources().get("GPU", 0))
