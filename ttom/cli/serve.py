@@ -18,11 +18,16 @@ def serve_mcp(
                                   help="How clients connect."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8765, "--port"),
+    service_url: str | None = typer.Option(None, "--service-url", envvar="TTOM_SERVICE_URL",
+                                           help="Send the jobs to a running 'ttom serve api' at this URL (results "
+                                                "as its URLs and as MCP resources) instead of running them here."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="TTOM_API_KEY",
+                                       help="The service's API key (with --service-url)."),
 ) -> None:
     """An MCP server (mcp >= 2): submit_video, job_status, job_result, resume_job (long jobs) and generate_video (one call)."""
     from ttom.tools.mcp_server import build_server
 
-    server = build_server()
+    server = build_server(service_url=service_url, api_key=api_key)
     if transport == "stdio":
         server.run("stdio")
     else:

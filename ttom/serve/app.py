@@ -101,20 +101,7 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
 
     # ----- views ---------------------------------------------------------------------------------
     def view(job: JobRecord, request: Request) -> VideoJob:
-        base = str(request.base_url).rstrip("/") + f"/v1/videos/{job.id}"
-        assets = {name: f"{base}/assets/{name}" for name in svc.asset_names(job)}
-        result = job.result
-        if result is not None:
-            result = {**result, "history": [{**h, "video_url": assets.get(h.get("video", ""))}
-                                            for h in result.get("history", [])]}
-        error = {"code": job.error_code, "message": job.error_message or ""} if job.status in ("failed", "cancelled") \
-            and job.error_code else None
-        return VideoJob(id=job.id, model=job.model, status=job.status, progress=job.progress,
-                        created_at=int(job.created_at), started_at=_int(job.started_at),
-                        completed_at=_int(job.finished_at) if job.status in FINAL else None, prompt=job.prompt,
-                        thread_id=job.thread_id, remixed_from_video_id=job.remixed_from, attempts=job.attempts,
-                        cancel_requested=job.cancel_requested, stage=job.stage or {}, error=error,
-                        approval=job.approval, result=result, assets=assets, events_url=f"{base}/events")
+        return VideoJob(**svc.view(job, str(request.base_url)))
 
     # ----- routes --------------------------------------------------------------------------------
     @app.get("/health", response_model=Health, tags=["service"])
@@ -211,7 +198,3 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
             await asyncio.sleep(svc.config.poll_s)
 
     return app
-
-
-def _int(t: float | None) -> int | None:
-    return int(t) if t is not None else None
