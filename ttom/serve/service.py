@@ -48,6 +48,10 @@ class VideoService:
 
     def start(self) -> None:
         if not self._started:
+            # what checking a request needs (the model registry pulls in torch): loaded now, not in the first request
+            import ttom.agents.nodes  # noqa: F401
+            import ttom.engine.backends  # noqa: F401
+
             self.dispatcher.start()
             self._started = True
 
