@@ -105,7 +105,8 @@ def serve_api(
     typer.echo(f"ttom API on http://{host}:{port} (docs: /docs); jobs: {_masked(svc.store.url)}; "
                f"{svc.workers} worker(s){' on Ray' if ray else ' in this process'}"
                f"{'; API key required' if api_key else ''}", err=True)
-    uvicorn.run(app_, host=host, port=port, log_level=log_level)
+    # an open event stream must not hold the server up for ever when it is asked to stop
+    uvicorn.run(app_, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
 def _masked(url: str) -> str:

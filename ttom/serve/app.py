@@ -42,6 +42,7 @@ from ttom.serve.store import JobRecord
 
 VARIANTS = {"video": "video.mp4", "gif": "video.gif", "overlay": "overlay.png", "critic": "critic.png",
             "report": "report.json", "layout": "layout.json", "phi": "phi.safetensors"}
+MAX_BODY = 1 << 20  # bytes of a request body (a prompt, a layout, options): larger ones are refused with 413
 JobId = Path(max_length=100, description="the job's id (video_...)")
 
 
@@ -66,7 +67,7 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
         finally:
             await run_in_threadpool(svc.close)
 
-    app = FastAPI(title="ttom", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="ttom", version=__version__, lifespan=lifespan, max_body_size=MAX_BODY,
                   description="Compositional text-to-video as a job API: objects follow a planned layout (TTOM).")
     app.state.service = svc
     bearer = HTTPBearer(auto_error=False, description="the service's API key, when it has one")
