@@ -96,6 +96,10 @@ def test_bad_bodies_are_refused_naming_the_field(make_client):
     huge = c.post("/v1/videos", content=b'{"prompt": "' + b"a" * (2 << 20) + b'"}',
                   headers={"content-type": "application/json"})
     assert huge.status_code == 413
+    form = c.post("/v1/videos", data={"prompt": PROMPT, "options[tto][steps]": "-1"})  # a form, as OpenAI's client
+    assert form.status_code == 422 and form.json()["error"]["param"] == "options.tto.steps"
+    queued = c.post("/v1/videos", data={"prompt": PROMPT, "options": '{"steps": 2}', "options[seed]": "7"})
+    assert queued.status_code == 422  # options given twice, as JSON text and as a field: refused, not guessed
     assert c.get("/v1/videos", params={"limit": 0}).json()["error"]["param"] == "limit"
     assert c.get("/v1/videos", params={"status": "done"}).status_code == 422
     assert c.get("/v1/videos").json()["data"] == []  # nothing refused was stored

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import anyio
+import pytest
 
 from .conftest import FAST, PROMPT
 
@@ -91,3 +92,24 @@ def test_mcp_in_process_jobs_have_their_own_ids_and_resources(tmp_path):
         anyio.run(main)
     finally:
         server.jobs.close()
+
+
+@pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
+def test_the_openai_sdk_video_client_fits(make_client):
+    """OpenAI's own client (videos.create / retrieve / list / download_content), as vLLM-Omni and SGLang users
+    call their servers: ttom's options travel in extra_body."""
+    from openai import OpenAI
+
+    c = make_client(api_key="k")
+    client = OpenAI(api_key="k", base_url="http://testserver/v1", http_client=c)
+    video = client.videos.create(prompt=PROMPT, model="tiny-cogvideox", extra_body={"options": FAST})
+    assert video.id.startswith("video_") and video.status == "queued"
+    while (video := client.videos.retrieve(video.id)).status in ("queued", "in_progress"):
+        import time
+
+        time.sleep(0.1)
+    assert video.status == "completed" and video.progress == 100 and video.model == "tiny-cogvideox"
+    assert [v.id for v in client.videos.list()] == [video.id]
+    content = client.videos.download_content(video.id)
+    assert content.content == c.get(f"/v1/videos/{video.id}/content", headers={"Authorization": "Bearer k"}).content
+    assert content.content[4:8] == b"ftyp"
