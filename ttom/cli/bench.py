@@ -269,7 +269,8 @@ serve_app = typer.Typer(help="The HTTP service on loopback: a load test, and thr
 def bench_serve_load(
     jobs: int = typer.Option(200, "--jobs", min=1, help="Submissions."),
     clients: int = typer.Option(20, "--clients", min=1, help="Concurrent clients (threads, one HTTP client each)."),
-    poll: float = typer.Option(0.5, "--poll", min=0.01, help="Seconds between a client's rounds of status calls."),
+    poll: float = typer.Option(2.0, "--poll", min=0.01, help="Seconds between a client's rounds of status calls "
+                                                             "(one call per unfinished job of the client)."),
     max_queue: int = typer.Option(100, "--max-queue", min=1, help="The server's queue bound (429 beyond it)."),
     no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
 ) -> None:
@@ -291,8 +292,9 @@ def bench_serve_load(
     if not no_record:
         body = (f"One embedded server (`ttom serve api`, one in-process worker, SQLite jobs), its queue bounded at "
                 f"{max_queue}; each job: `{json_dumps(bench.LIGHT_JOB)}` (as little model work as the graph allows). "
-                f"{clients} client threads submit their share of the {jobs} jobs at once, then poll their jobs' "
-                f"status every {poll} s until all are final.\n\n{summary}.\n\n" + markdown_table(headers, rows))
+                f"{clients} client threads submit their share of the {jobs} jobs at once (a 429 is sent again after its "
+                f"Retry-After plus up to as much jitter), then poll each of their jobs' status every {poll} s until all "
+                f"are final.\n\n{summary}.\n\n" + markdown_table(headers, rows))
         console.print(f"recorded in {write_section('serve-load', 'HTTP service: load test on loopback', body)}")
 
 

@@ -16,6 +16,7 @@ over HTTP from this one, and stop it after.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import statistics
@@ -106,7 +107,7 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
 
 
-def run_load(jobs: int = 200, clients: int = 20, poll_s: float = 0.5, server_args: list[str] | None = None,
+def run_load(jobs: int = 200, clients: int = 20, poll_s: float = 2.0, server_args: list[str] | None = None,
              options: dict[str, Any] | None = None, timeout_s: float = 3600.0,
              progress: Callable[[str], None] = print) -> LoadResult:
     """Submissions and status polls from concurrent clients against a fresh embedded server."""
@@ -130,10 +131,11 @@ def run_load(jobs: int = 200, clients: int = 20, poll_s: float = 0.5, server_arg
                     ms = (time.perf_counter() - t) * 1000
                     with lock:
                         res.submit_ms.append(ms)
-                    if r.status_code == 429:
+                    if r.status_code == 429:  # wait as told, plus jitter: the clients do not come back all at once
                         with lock:
                             res.refused_429 += 1
-                        time.sleep(float(r.headers.get("Retry-After", "1")))
+                        wait = float(r.headers.get("Retry-After", "1"))
+                        time.sleep(wait * (1 + random.random()))
                         continue
                     if r.status_code != 200:
                         with lock:

@@ -72,6 +72,7 @@ class VideoService:
                model: str | None = None, size: str | None = None, thread_id: str | None = None,
                remixed_from: str | None = None) -> JobRecord:
         """A new job (queued). ``options``: a ``RunOptions`` or a dict of its fields."""
+        self.store.check_room(self.config.max_queue, self.workers)  # a full queue answers before any checking
         opts = self.check_options(options, model=model, size=size)
         if thread_id is None:
             thread_id = f"thread_{uuid.uuid4().hex[:24]}"

@@ -224,6 +224,14 @@ class JobStore:
             s.flush()
             return JobRecord.of(row)
 
+    def check_room(self, max_queue: int, workers: int = 1) -> None:
+        """``QueueFull`` when ``max_queue`` jobs wait already (``create`` checks again, in its transaction)."""
+        with self._tx(write=False) as s:
+            queued = repo.count_status(s).get("queued", 0)
+            if queued >= max_queue:
+                raise QueueFull(f"the queue is full ({queued} jobs waiting); retry later",
+                                retry_after=self._retry_after(s, workers))
+
     @staticmethod
     def _retry_after(s: Session, workers: int) -> int:
         """Seconds until a place in the queue is likely free: one job's recent mean time over the workers."""
