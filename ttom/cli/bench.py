@@ -280,7 +280,10 @@ def bench_serve_load(
     from ttom.bench.report import markdown_table, write_section
     from ttom.serve import bench
 
+    import os
+
     console = Console()
+    load = os.getloadavg()[0]
     r = bench.run_load(jobs, clients, poll, ["--max-queue", str(max_queue)],
                        progress=lambda m: console.print(m, highlight=False, markup=False))
     headers, rows = bench.load_table(r)
@@ -294,7 +297,8 @@ def bench_serve_load(
                 f"{max_queue}; each job: `{json_dumps(bench.LIGHT_JOB)}` (as little model work as the graph allows). "
                 f"{clients} client threads submit their share of the {jobs} jobs at once (a 429 is sent again after its "
                 f"Retry-After plus up to as much jitter), then poll each of their jobs' status every {poll} s until all "
-                f"are final.\n\n{summary}.\n\n" + markdown_table(headers, rows))
+                f"are final. Load average when it started: {load:.1f} (other work shares this machine).\n\n{summary}.\n\n"
+                + markdown_table(headers, rows))
         console.print(f"recorded in {write_section('serve-load', 'HTTP service: load test on loopback', body)}")
 
 

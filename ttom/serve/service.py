@@ -165,7 +165,8 @@ class VideoService:
     def health(self) -> dict[str, Any]:
         from ttom import __version__
 
-        return {"status": "ok", "version": __version__, "workers": self.workers, "busy": self.dispatcher.busy,
+        return {"status": "ok", "version": __version__, "workers": self.workers,
+                "ready": sum(1 for s in self.pool.slots if s.ready is True), "busy": self.dispatcher.busy,
                 "jobs": self.store.counts()}
 
     def view(self, job: JobRecord, base_url: str | None = None) -> dict[str, Any]:
