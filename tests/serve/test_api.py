@@ -100,6 +100,8 @@ def test_bad_bodies_are_refused_naming_the_field(make_client):
     assert form.status_code == 422 and form.json()["error"]["param"] == "options.tto.steps"
     queued = c.post("/v1/videos", data={"prompt": PROMPT, "options": '{"steps": 2}', "options[seed]": "7"})
     assert queued.status_code == 422  # options given twice, as JSON text and as a field: refused, not guessed
+    upload = c.post("/v1/videos", data={"prompt": PROMPT}, files={"input_reference": ("a.png", b"png", "image/png")})
+    assert upload.status_code == 422 and "takes no file" in upload.json()["detail"]
     assert c.get("/v1/videos", params={"limit": 0}).json()["error"]["param"] == "limit"
     assert c.get("/v1/videos", params={"status": "done"}).status_code == 422
     assert c.get("/v1/videos").json()["data"] == []  # nothing refused was stored

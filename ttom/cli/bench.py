@@ -275,12 +275,12 @@ def bench_serve_load(
     no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
 ) -> None:
     """Many submissions and status polls against one embedded server: no job lost, submit and status latency."""
+    import os
+
     from rich.console import Console
 
     from ttom.bench.report import markdown_table, write_section
     from ttom.serve import bench
-
-    import os
 
     console = Console()
     load = os.getloadavg()[0]

@@ -223,16 +223,23 @@ class FormAsJson:
             return
         import json
 
+        from starlette.exceptions import HTTPException as StarletteHTTPException
+        from starlette.formparsers import MultiPartException
         from starlette.requests import Request as StarletteRequest
 
-        async with StarletteRequest(scope, receive).form() as form:
-            try:
+        try:  # no files: a video request has none (OpenAI's input_reference is not supported)
+            async with StarletteRequest(scope, receive).form(max_files=0, max_fields=200,
+                                                             max_part_size=MAX_BODY) as form:
                 data = form_to_dict(form.multi_items())
-            except FormError as e:
-                response = JSONResponse({"detail": str(e), "error": {"message": str(e), "type": "invalid_request",
-                                                                      "param": e.field}}, status_code=422)
-                await response(scope, receive, send)
-                return
+        except (FormError, MultiPartException, StarletteHTTPException) as e:
+            message = getattr(e, "detail", None) or getattr(e, "message", None) or str(e)
+            field = getattr(e, "field", None)
+            if "files" in message:
+                message = f"a video request takes no file (OpenAI's input_reference is not supported): {message}"
+            response = JSONResponse({"detail": message, "error": {"message": message, "type": "invalid_request",
+                                                                  "param": field}}, status_code=422)
+            await response(scope, receive, send)
+            return
         body = json.dumps(data).encode()
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
