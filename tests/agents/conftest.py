@@ -23,7 +23,17 @@ PROMPT = TWO_OBJECTS["prompt"]
 FAST = {"model": "tiny-cogvideox", "device": "cpu", "steps": 3, "tto": {"steps": 1, "iterations": 2}}
 # the critic loop killed mid-way (killrun.py loop): round 1 scores best, no round is accepted
 LOOP_JUDGE = {"found_in": set(), "partly": {1: 0.6, 2: 0.3, 3: 0.2}}
-LOOP_OPTIONS = {"max_rounds": 3, "critic_thresholds": {"absent_rounds_for_repair": 9}}
+# the escalating policy: its rounds differ in more than the seed, which the kill-and-resume test checks survives
+LOOP_OPTIONS = {"max_rounds": 3, "reoptimize": "escalate", "critic_thresholds": {"absent_rounds_for_repair": 9}}
+
+
+def planned_layout(prompt: str = PROMPT, model: str = "tiny-cogvideox") -> dict:
+    """The layout the graph's (deterministic, offline) planner makes for ``prompt`` on ``model``'s frame."""
+    from ttom.agents.nodes import frame_aspect
+    from ttom.agents.state import RunOptions
+    from ttom.planning.plan import plan
+
+    return plan(prompt, planner="offline", frame_aspect=frame_aspect(model, RunOptions())).layout.to_dict()
 
 
 class ScriptedJudge:

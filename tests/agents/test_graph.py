@@ -10,7 +10,7 @@ import pytest
 from ttom.agents.run import run_agent
 from ttom.layout import Layout
 
-from .conftest import PROMPT, ScriptedJudge
+from .conftest import PROMPT, ScriptedJudge, planned_layout
 
 
 def _events(run, kind):
@@ -19,9 +19,7 @@ def _events(run, kind):
 
 def _planned(prompt: str = PROMPT) -> dict:
     """The layout the graph's (deterministic, offline) planner will make, for the judge to find."""
-    from ttom.planning.plan import plan
-
-    return plan(prompt, planner="offline").layout.to_dict()
+    return planned_layout(prompt)
 
 
 def test_happy_path_writes_video_overlay_report_and_memorizes(tmp_path, opts):
@@ -77,8 +75,8 @@ def test_critic_sends_it_back_to_reoptimise_then_accepts(tmp_path, opts, two_obj
     report = run.report
     assert [h["decision"] for h in report["history"]] == ["reoptimize", "accept"]
     assert report["rounds"] == 2 and report["critic"]["decision"] == "accept"
-    assert report["tto"]["mode"] == "warm"  # round 2 continued round 1's φ*
-    assert _events(run, "reoptimize")[0]["mode"] == "warm"
+    assert report["tto"]["mode"] == "fresh" and report["history"][1]["seed"] == report["history"][0]["seed"] + 1
+    assert _events(run, "reoptimize")[0]["mode"] == "fresh"  # the default policy reseeds with fresh φ
     assert (tmp_path / "rounds" / "1" / "video.mp4").exists() and (tmp_path / "rounds" / "2" / "video.mp4").exists()
     assert report["memory"]["action"] == "insert"
 

@@ -213,13 +213,11 @@ def test_a_critic_that_cannot_run_is_refused_before_any_generation(tmp_path):
 def test_the_tool_tells_the_calling_model_whether_the_video_was_accepted(tmp_path):
     from ttom.tools.agent_tool import make_video_tool
 
-    from .conftest import TWO_OBJECTS, ScriptedJudge
+    from .conftest import TWO_OBJECTS, ScriptedJudge, planned_layout
 
     base = {"model": "tiny-cogvideox", "device": "cpu", "steps": 2, "tto": {"steps": 1, "iterations": 1},
             "max_rounds": 1, "planner": "offline"}
-    from ttom.planning.plan import plan
-
-    planned = plan(PROMPT, planner="offline").layout.to_dict()
+    planned = planned_layout(PROMPT)
     no = make_video_tool({**base, "out_dir": str(tmp_path / "a")}, critic=ScriptedJudge(TWO_OBJECTS, found_in=set()))
     msg = no.invoke({"type": "tool_call", "id": "1", "name": "generate_video", "args": {"prompt": PROMPT}})
     assert "NOT ACCEPTED" in msg.content and "best attempt" in msg.content and msg.artifact["accepted"] is False

@@ -24,8 +24,8 @@ def test_the_best_round_is_delivered_and_the_run_says_it_was_not_accepted(tmp_pa
     # round 3: found in 30%
     judge = ScriptedJudge(two_objects, found_in=set(), partly={2: 0.6, 3: 0.3})
     run = run_agent(PROMPT, layout=two_objects, critic=judge, keep_events=True,
-                    options={**opts, "seed": 5, "max_rounds": 3, "critic_thresholds": NO_REPAIR,
-                             "out_dir": str(tmp_path)})
+                    options={**opts, "seed": 5, "max_rounds": 3, "reoptimize": "escalate",
+                             "critic_thresholds": NO_REPAIR, "out_dir": str(tmp_path)})
     report = run.report
     h = report["history"]
     assert [x["round"] for x in h] == [1, 2, 3] and [x["decision"] for x in h] == ["reoptimize"] * 3
@@ -56,6 +56,18 @@ def test_the_best_round_is_delivered_and_the_run_says_it_was_not_accepted(tmp_pa
     gens = _events(run, "generate")
     assert [g["seed"] for g in gens] == [5, 6, 7] and gens[1]["object_weights"] == {"0": 2.0, "1": 2.0}
     assert _events(run, "report")[0]["accepted"] is False
+
+
+def test_the_default_policy_reseeds_fresh_phi_with_the_recipe(tmp_path, opts, two_objects):
+    judge = ScriptedJudge(two_objects, found_in=set(), partly={3: 0.3})
+    run = run_agent(PROMPT, layout=two_objects, critic=judge, keep_events=True,
+                    options={**opts, "seed": 2, "max_rounds": 3, "critic_thresholds": NO_REPAIR,
+                             "out_dir": str(tmp_path)})
+    h = run.report["history"]
+    assert [x["seed"] for x in h] == [2, 3, 4] and [x["mode"] for x in h] == ["fresh"] * 3
+    assert h[0]["knobs"] == h[1]["knobs"] == h[2]["knobs"] and h[0]["knobs"]["object_weights"] == {}
+    assert [e["policy"] for e in _events(run, "reoptimize")] == ["reseed", "reseed"]
+    assert run.report["delivered_round"] == 3  # the only round where anything was found
 
 
 def test_rejected_phi_is_not_memorized_unless_asked_and_then_never_skips(tmp_path, opts, two_objects):

@@ -93,6 +93,8 @@ def test_score_video_hand_computed():
     # frame 0 IoU of a 0.05 shift on 0.2 wide boxes = 0.15/0.25 = 0.6; frame 1 missing = 0
     assert ob.ious == [0.6, 0.0] and ob.miou == 0.3 and ob.present == 0.5 and ob.direction_ok is None
     assert ob.missing_frames == [1] and ob.bad_frames == [1]
+    # centre error over the frames where found: a exactly on its boxes, b 0.05 to the right in frame 0
+    assert oa.centre_error == 0.0 and ob.centre_error == pytest.approx(0.05)
     assert s.miou == pytest.approx(0.65)
     # counts: dog found 1 then 0 of 1 planned -> per frame (1+1)/2, (1+0)/2 -> 0.75
     assert s.count_score == 0.75 and s.counts_ok

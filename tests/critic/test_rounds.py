@@ -97,3 +97,16 @@ def test_the_best_round_is_accepted_first_then_a_sound_layout_then_the_score():
     assert best_round([*h, {"round": 5, "decision": "accept", "miou": 0.41}])["round"] == 5
     assert best_round([{"round": 1, "decision": "skipped", "miou": None}])["round"] == 1
     assert best_round([]) is None
+
+
+def test_the_reseed_policy_keeps_the_first_knobs_and_starts_fresh_the_escalating_one_changes_them():
+    from ttom.critic.rounds import DEFAULT_POLICY, next_round
+
+    current = Knobs(steps=4, iterations=12, lr=1e-3, loss_threshold=0.05, phi_steps=4, object_weights={0: 2.0})
+    targets = [{"id": 1, "issues": ["absent"]}]
+    assert DEFAULT_POLICY == "reseed"
+    assert next_round("reseed", targets, current, FIRST, denoise_steps=20) == (FIRST, False)
+    knobs, warm = next_round("escalate", targets, current, FIRST, denoise_steps=20)
+    assert warm and knobs == next_knobs(targets, current, FIRST, denoise_steps=20) and knobs != FIRST
+    with pytest.raises(ValueError, match="reseed"):
+        next_round("again", targets, current, FIRST, denoise_steps=20)

@@ -149,3 +149,31 @@ def test_deterministic_and_valid():
 def test_empty_prompt_is_a_clear_error():
     with pytest.raises(PlannerError, match="empty"):
         plan_offline("   ")
+
+
+@pytest.mark.parametrize("aspect", [1.0, 1.5, 16 / 9])
+def test_boxes_keep_an_objects_shape_on_the_videos_frame(aspect):
+    from ttom.planning.plan import plan
+
+    layout = plan("a red circle to the left of a tall tree", frame_aspect=aspect, planner="offline").layout
+    circle, tree = (next(o for o in layout.objects if o.name == n) for n in ("circle", "tree"))
+    x0, y0, x1, y1 = circle.keyframes[0].box
+    assert (x1 - x0) * aspect == pytest.approx(y1 - y0, rel=1e-3)  # round stays round in pixels
+    tx0, ty0, tx1, ty1 = tree.keyframes[0].box
+    assert (tx1 - tx0) * aspect < (ty1 - ty0)  # a tall thing stays taller than wide
+
+
+def test_a_frame_aspect_that_is_not_positive_is_refused():
+    from ttom.planning.offline import plan_offline
+
+    with pytest.raises(ValueError, match="frame_aspect"):
+        plan_offline("a red circle", frame_aspect=0)
+
+
+def test_the_agent_plans_for_the_models_frame():
+    from ttom.agents.nodes import frame_aspect
+    from ttom.agents.state import RunOptions
+
+    assert frame_aspect("shapes", RunOptions()) == 1.0  # the bundled model's 24x24 frames
+    assert frame_aspect("shapes", RunOptions(width=48, height=24)) == 2.0
+    assert frame_aspect("cogvideox-5b", RunOptions()) == pytest.approx(720 / 480)

@@ -54,8 +54,8 @@ def test_paired_counts_discordant_prompts_only():
     assert bench.paired(b, "plain", "tto", "spatial") == (1, 0, 1.0)
     assert bench.paired(b, "plain", "tto", "motion")[:2] == (0, 1)
     headers, rows = bench.paired_table(b)
-    assert headers == ["category", "tto vs plain: success", "tto vs plain: mIoU"]
-    assert rows[0] == ["spatial", "+1 −0 (p = 1)", "+0 −0 (p = 1)"]  # every mIoU here is 0: all ties
+    assert headers == ["category", "tto vs plain: success", "tto vs plain: mIoU", "tto vs plain: movement"]
+    assert rows[0] == ["spatial", "+1 −0 (p = 1)", "+0 −0 (p = 1)", "–"]  # every mIoU here is 0: all ties
 
 
 def test_paired_miou_counts_higher_and_lower_layout_miou():
@@ -69,6 +69,43 @@ def test_paired_miou_counts_higher_and_lower_layout_miou():
     assert bench.paired(b, "plain", "tto") == (0, 0, 1.0)  # no success changed
     with pytest.raises(ValueError, match="measure"):
         bench.paired(b, "plain", "tto", measure="speed")
+
+
+def test_movement_compares_objects_found_in_both_and_counts_the_lost():
+    def s(prompt, cond, errs):
+        return bench.Sample("spatial", prompt, cond, False, 0.0, 1.0, centre_errors=errs)
+
+    b = bench.ShapesBench([
+        s("p1", "plain", [0.30, 0.20]), s("p1", "tto", [0.10, 0.25]),  # one closer by 0.2, one farther by 0.05
+        s("p2", "plain", [0.40, None]), s("p2", "tto", [None, 0.1]),  # the first lost; the second never in plain
+        s("p3", "plain", [0.50]), s("p3", "tto", [0.20]),  # closer by 0.3
+    ])
+    m = bench.movement(b, "plain", "tto")
+    assert (m["objects"], m["closer"], m["farther"], m["lost"]) == (3, 2, 1, 1)
+    assert m["mean_gain"] == pytest.approx((0.2 - 0.05 + 0.3) / 3)
+    assert m["p"] == bench.sign_test(2, 1)
+    assert bench.movement(b, "tto", "plain")["lost"] == 1  # reversed: p2's second object, found by tto only
+
+
+def test_shards_split_the_prompts_and_keep_their_seeds():
+    items = list(enumerate("abcdefg"))
+    parts = [bench.shard(items, f"{k}/3") for k in range(3)]
+    assert sorted(x for part in parts for x in part) == items
+    assert parts[1] == [(1, "b"), (4, "e")]
+    for bad in ("3/3", "x", "1/0", "-1/2"):
+        with pytest.raises(ValueError, match="K/N"):
+            bench.shard(items, bad)
+
+
+def test_object_conditioning_keeps_the_layout_and_drops_the_layout_words():
+    from ttom.planning.plan import plan
+
+    cap = "a red circle to the left of a blue square"
+    layout = plan(cap, planner="offline").layout
+    conditioned = bench.condition_layout(layout, cap, "objects")
+    assert conditioned.generation_prompt() == "a red circle and a blue square"
+    assert conditioned.objects == layout.objects and conditioned.prompt == layout.prompt
+    assert bench.condition_layout(layout, cap, "full") is layout
 
 
 def test_merge_baseline_adds_the_missing_conditions_of_the_same_prompts():
@@ -113,3 +150,19 @@ def test_table_and_plots(tmp_path):
     pngs = bench.plots(b, tmp_path)
     assert [p.name for p in pngs] == ["shapes_success.png", "shapes_memory_stream.png"]
     assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_a_category_with_fewer_captions_than_asked_comes_round_again_with_other_seeds():
+    from collections import Counter
+
+    caps = bench.split_captions("numeracy", "test")
+    chosen = [c for cat, c in bench.prompts(len(caps) * 3 + 2, 0, "test") if cat == "numeracy"]
+    assert len(chosen) == len(caps) * 3 + 2
+    assert len(set(chosen[: len(caps)])) == len(caps)  # every caption once before any repeats
+    assert set(Counter(chosen).values()) == {3, 4}
+    # the paired comparison keeps repeats apart: they carry different seeds
+    b = bench.ShapesBench([bench.Sample("numeracy", "p", c, ok, 0.0, 1.0, seed=s)
+                           for s, (c, ok) in enumerate([("plain", False), ("tto", True)] * 1)]
+                          + [bench.Sample("numeracy", "p", c, ok, 0.0, 1.0, seed=7)
+                             for c, ok in [("plain", False), ("tto", True)]])
+    assert bench.paired(b, "plain", "tto") == (1, 0, 1.0)  # seed 0 plain vs seed 1 tto are not a pair

@@ -155,7 +155,8 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
             info.update(planner="edit", edit=edit.description)
         else:
             prompt = edit.replan_prompt if edit is not None else text
-            result = plan(prompt, planner=opts.planner, settings=settings, check=False)
+            result = plan(prompt, planner=opts.planner, settings=settings, check=False,
+                          frame_aspect=frame_aspect(opts.model or settings.model, opts))
             layout = result.layout
             info.update(planner=result.planner, notes=result.notes, model=result.model)
             if edit is not None:
@@ -289,6 +290,14 @@ def tto_config(model, opts: RunOptions, mode: str = "fresh"):
     from ttom.engine.tto import recipe_config
 
     return recipe_config(model, mode=mode, **opts.tto.config_overrides())
+
+
+def frame_aspect(model: str, opts: RunOptions) -> float:
+    """The video's width / height (the request's size, else the model's), which the planner sizes boxes for."""
+    from ttom.engine.backends import describe
+
+    video = describe(model).defaults.video
+    return (opts.width or video.width) / (opts.height or video.height)
 
 
 def adapter_signature(model: str, opts: RunOptions) -> dict[str, Any]:
@@ -443,22 +452,27 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
 
 
 def reoptimize(state: AgentState) -> dict[str, Any]:
-    """Send the layout back for another round that changes what failed (``ttom.critic.rounds``): fresh noise,
-    the critic's targets weighted up in the loss, an escalated optimisation, warm-started from the best φ* so
-    far for this layout."""
-    from ttom.critic.rounds import best_round, next_knobs
+    """Send the layout back for another round that changes what failed (``ttom.critic.rounds``): fresh noise
+    always; with the ``reseed`` policy (default) fresh φ and the recipe, with ``escalate`` the critic's targets
+    weighted up in the loss, an escalated optimisation, warm-started from the best φ* so far for this layout."""
+    from ttom.critic.rounds import best_round, next_round
 
+    policy = _options(state).reoptimize
     gen, critic = state["generation"], state.get("critic") or {}
     same_layout = [h for h in state.get("history", []) if h.get("repairs", 0) == state.get("repairs", 0)]
-    start_from = best_round([h for h in same_layout if h.get("phi_path")])
-    nxt: dict[str, Any] = ({"mode": "warm", "phi_path": start_from["phi_path"], "from_round": start_from["round"]}
-                           if start_from else {"mode": "fresh"})
+    nxt: dict[str, Any] = {"mode": "fresh"}
     if gen.get("knobs"):
         first = next((h for h in same_layout if h.get("knobs")), gen)
-        knobs = next_knobs(critic.get("targets", []), Knobs.from_dict(gen["knobs"]), Knobs.from_dict(first["knobs"]),
-                           losses=(gen.get("tto") or {}).get("losses", []), denoise_steps=gen["denoise_steps"])
+        knobs, warm = next_round(policy, critic.get("targets", []), Knobs.from_dict(gen["knobs"]),
+                                 Knobs.from_dict(first["knobs"]), losses=(gen.get("tto") or {}).get("losses", []),
+                                 denoise_steps=gen["denoise_steps"])
         nxt["knobs"] = knobs.to_dict()
-    _emit("reoptimize", round=state["round"] + 1, mode=nxt["mode"], from_round=nxt.get("from_round"),
+    else:
+        warm = policy == "escalate"
+    start_from = best_round([h for h in same_layout if h.get("phi_path")]) if warm else None
+    if start_from:
+        nxt.update(mode="warm", phi_path=start_from["phi_path"], from_round=start_from["round"])
+    _emit("reoptimize", round=state["round"] + 1, policy=policy, mode=nxt["mode"], from_round=nxt.get("from_round"),
           targets=[t["name"] for t in critic.get("targets", [])], knobs=nxt.get("knobs"))
     return {"next_tto": nxt}
 

@@ -86,6 +86,10 @@ class RunOptions(BaseModel):
                                                          "and regenerations after a layout repair); round k uses "
                                                          "seed + k - 1")
     max_repairs: int = Field(2, ge=0, le=20, description="at most this many layout repairs per request")
+    reoptimize: Literal["reseed", "escalate"] = Field(
+        "reseed", description="a re-optimisation round: fresh noise and fresh φ with the recipe (reseed), or the "
+                              "critic's targets weighted up, an escalated optimisation and a warm start (escalate); "
+                              "docs/loop.md")
     approve: bool = Field(False, description="pause for a human to approve or edit the layout before the GPU work")
     critic: Literal["auto", "shapes", "transformers", "sam2", "off"] = "auto"
     critic_thresholds: dict[str, float] = Field(default_factory=dict, description="CriticConfig overrides")

@@ -7,13 +7,17 @@ prompt is planned offline and generated three ways:
 - ``tto``: one round, fresh φ, the prompt's base seed;
 - ``best3``: three rounds with fresh φ and seeds ``s, s+1, s+2``; the critic's best
   (``ttom.critic.policy.round_rank``) is delivered;
-- ``loop``: the agent's loop (``ttom.critic.rounds``), up to ``max_rounds``: stop on accept;
-  re-optimise with the next seed, the flagged objects weighted up, an escalated optimisation and
-  a warm start from the best φ* so far; repair a layout the critic found wrong (offline fixes)
-  and start it fresh; deliver the best round.
+- ``loop``: the agent's loop (``ttom.critic.rounds``) with its default policy, up to
+  ``max_rounds``: stop on accept; re-optimise with the next seed, fresh φ and the recipe
+  (``reseed``); repair a layout the critic found wrong (offline fixes) and start it fresh;
+  deliver the best round;
+- ``escalate``: the same loop with the ``escalate`` policy: the flagged objects weighted up, an
+  escalated optimisation and a warm start from the best φ* so far.
 
-Round 1 is the same generation in all three (seed ``s``, fresh φ, the recipe), so it is run
-once and counted in each condition's seconds. ``best3`` always spends three generations; the loop
+Round 1 is the same generation in all of them (seed ``s``, fresh φ, the recipe), so it is run
+once and counted in each condition's seconds; so is any later round that another condition
+already generated with the same layout, knobs and seed (the reseeding loop's rounds are best3's
+until it stops or repairs), judged again with its own condition's history. ``best3`` always spends three generations; the loop
 spends at most ``max_rounds`` and stops early on accept: the table shows both the seconds and the
 generations per prompt. Success is the category's own rule (``shapes.success``) on the delivered
 round's critic report; mIoU is its layout mIoU.
@@ -29,9 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ttom.bench.shapes import CATEGORIES, Sample, ShapesBench, paired, prompts, success
+from ttom.bench.shapes import CATEGORIES, Sample, ShapesBench, paired, prompts, shard, success
 
-CONDITIONS = ("tto", "best3", "loop")
+CONDITIONS = ("tto", "best3", "loop", "escalate")
+DEFAULT_CONDITIONS = ("tto", "best3", "loop")
+POLICY = {"loop": "reseed", "escalate": "escalate"}  # the loop's re-optimisation policy per condition
 
 
 @dataclass
@@ -48,38 +54,49 @@ def _judge(layout, frames, history):
     return critique(frames, layout, backend="shapes", history=history).summary()
 
 
-def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds: int = 3, tto_overrides=None,
+def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max_rounds: int = 3, tto_overrides=None,
         device: str = "cpu", progress=print, split: str = "test", steps: int | None = None,
-        limit: int | None = None) -> ShapesBench:
-    """``steps``: denoising steps (default: the model's); ``limit``: only the first prompts (smoke tests)."""
+        limit: int | None = None, shard_spec: str | None = None) -> ShapesBench:
+    """``steps``: denoising steps (default: the model's); ``limit``: only the first prompts (smoke tests);
+    ``shard_spec`` ``K/N``: this process's share of the prompts (seeds stay those of the whole set)."""
     from ttom.critic.policy import round_rank
-    from ttom.critic.rounds import Knobs, best_round, next_knobs, round_seed
+    from ttom.critic.rounds import Knobs, best_round, next_round, round_seed
     from ttom.engine.backends import load_backend
     from ttom.engine.tto import generate, recipe_config
     from ttom.planning.fixes import LayoutIssue
     from ttom.planning.plan import plan, repair_from_critic
 
     backend = load_backend("shapes", device)
+    aspect = backend.defaults.video.width / backend.defaults.video.height  # the planner sizes boxes for it
     overrides = tto_overrides or {}
     steps = steps or backend.defaults.steps
     bench = ShapesBench()
-    chosen = prompts(per_category, seed, split)[:limit]
-    items = [(cat, cap, plan(cap, planner="offline").layout) for cat, cap in chosen]
+    chosen = shard(list(enumerate(prompts(per_category, seed, split)[:limit])), shard_spec)
+    items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=aspect).layout) for k, (cat, cap) in chosen]
 
     def knobs_of(cfg) -> Knobs:
         return Knobs(steps=cfg.steps, iterations=cfg.iterations, lr=cfg.lr, loss_threshold=cfg.loss_threshold,
                      phi_steps=cfg.steps if cfg.phi_steps is None else cfg.phi_steps)
 
-    def one(layout, cfg, s, history, phi=None):
-        t0 = time.perf_counter()
-        r = generate(backend, layout, cfg, seed=s, phi=phi, steps=steps)
-        rep = _judge(layout, r.frames, history)
-        return {"decision": rep["decision"], "miou": rep["miou"], "report": rep, "phi": r.phi, "losses": r.losses,
-                "seconds": time.perf_counter() - t0}
+    made: dict = {}  # the same generation asked twice (best3's and the reseeding loop's rounds): made once
 
-    def add(cat, cap, cond, rounds, best):
+    def one(layout, cfg, s, history, phi=None):
+        key = (layout.model_dump_json(), repr(cfg), s) if phi is None else None
+        if key in made:
+            r, seconds = made[key]
+        else:
+            t0 = time.perf_counter()
+            r = generate(backend, layout, cfg, seed=s, phi=phi, steps=steps)
+            seconds = time.perf_counter() - t0
+            if key is not None:
+                made[key] = (r, seconds)
+        rep = _judge(layout, r.frames, history)  # judged again: the verdict depends on the rounds before
+        return {"decision": rep["decision"], "miou": rep["miou"], "report": rep, "phi": r.phi, "losses": r.losses,
+                "seconds": seconds}
+
+    def add(cat, cap, s0, cond, rounds, best):
         s = LoopSample(cat, cap, cond, success(cat, best["report"]), float(best["miou"]),
-                       sum(r["seconds"] for r in rounds), generations=len(rounds), delivered=rounds.index(best) + 1,
+                       sum(r["seconds"] for r in rounds), seed=s0, generations=len(rounds), delivered=rounds.index(best) + 1,
                        accepted=best["decision"] == "accept", decisions=",".join(r["decision"] for r in rounds))
         bench.samples.append(s)
         progress(f"{cond:5s} {cat:9s} {'ok ' if s.success else 'bad'} miou {s.miou:.2f} {s.seconds:5.1f}s "
@@ -88,16 +105,18 @@ def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds:
     def pick(rounds):
         return max(rounds, key=lambda r: round_rank(r))  # the first of equals: max keeps the earliest
 
-    for k, (cat, cap, layout) in enumerate(items):
+    for k, cat, cap, layout in items:
         s0 = seed + k  # the base seed ttom bench shapes uses for prompt k
         base = recipe_config(backend, mode="fresh", **overrides)
         first = one(layout, base, s0, [])
         if "tto" in conditions:
-            add(cat, cap, "tto", [first], first)
+            add(cat, cap, s0, "tto", [first], first)
         if "best3" in conditions:
             rounds = [first] + [one(layout, base, s0 + j, []) for j in (1, 2)]
-            add(cat, cap, "best3", rounds, pick(rounds))
-        if "loop" in conditions:
+            add(cat, cap, s0, "best3", rounds, pick(rounds))
+        for cond in ("loop", "escalate"):
+            if cond not in conditions:
+                continue
             rounds, history, current, lay, same = [first], [first["report"]], knobs_of(base), layout, [first]
             while len(rounds) < max_rounds and rounds[-1]["decision"] in ("reoptimize", "repair"):
                 last, n = rounds[-1], len(rounds) + 1
@@ -107,16 +126,17 @@ def run(per_category: int = 2, seed: int = 0, conditions=CONDITIONS, max_rounds:
                     current, phi, cfg = knobs_of(base), None, base
                     same = []
                 else:
-                    current = next_knobs(last["report"].get("targets", []), current, knobs_of(base),
-                                         losses=last["losses"], denoise_steps=steps)
-                    start = best_round([r for r in same if r["phi"] is not None])
+                    current, warm = next_round(POLICY[cond], last["report"].get("targets", []), current,
+                                               knobs_of(base), losses=last["losses"], denoise_steps=steps)
+                    start = best_round([r for r in same if r["phi"] is not None]) if warm else None
                     phi = start["phi"] if start else None
-                    cfg = dataclasses.replace(base, mode="warm" if phi else "fresh", **current.overrides())
+                    cfg = (base if phi is None and current == knobs_of(base) else  # reseed: the recipe itself
+                           dataclasses.replace(base, mode="warm" if phi else "fresh", **current.overrides()))
                 r = one(lay, cfg, round_seed(s0, n), history, phi)
                 rounds.append(r)
                 same.append(r)
                 history.append(r["report"])
-            add(cat, cap, "loop", rounds, pick(rounds))
+            add(cat, cap, s0, cond, rounds, pick(rounds))
     return bench
 
 
@@ -139,7 +159,7 @@ def table(bench: ShapesBench) -> tuple[list[str], list[list]]:
     return headers, rows
 
 
-PAIRS = (("tto", "best3"), ("tto", "loop"), ("best3", "loop"))
+PAIRS = (("tto", "best3"), ("tto", "loop"), ("best3", "loop"), ("best3", "escalate"), ("loop", "escalate"))
 
 
 def paired_table(bench: ShapesBench) -> tuple[list[str], list[list]]:

@@ -14,6 +14,15 @@ constraint: spatial → the relation holds (T2V-CompBench's rule); motion → ev
 the planned way; numeracy → every phrase is found as often as the prompt counts it; binding →
 every colour-shape pair is found as often as the prompt says; several objects (two objects
 moving apart) → counts right and every direction right. mIoU is the critic's layout mIoU.
+
+Movement: each sample keeps each object's centre error (the critic's mean distance between the
+found and the planned box centres); ``movement`` compares two conditions object by object: how
+far TTO brought each object's centre towards its boxes, and how many objects it lost.
+
+``conditioning="objects"`` conditions the model on the caption without its compositional words
+(``ttom.shapes.world.object_caption``: "a red circle to the left of a blue square" → "a red circle
+and a blue square", through the layout's ``enriched_prompt``) while the layout is still planned
+from the full caption and judged against it: does TTO impose what the text leaves out?
 """
 
 from __future__ import annotations
@@ -47,6 +56,9 @@ class Sample:
     tto_iterations: int = 0
     memory: str = ""  # hit / miss (streams)
     similarity: float | None = None
+    centre_errors: list[float | None] = field(default_factory=list)  # per layout object; None = never found
+    conditioning: str = "full"  # full | objects (the caption without its compositional words)
+    seed: int = 0  # the noise seed: a caption drawn twice is two prompts of the paired comparison
 
 
 @dataclass
@@ -81,14 +93,69 @@ def split_captions(category: str, split: str = "all") -> list[str]:
 
 
 def prompts(per_category: int, seed: int = 0, split: str = "all") -> list[tuple[str, str]]:
-    """(category, caption) pairs: ``per_category`` distinct captions per category from ``split``, fixed by ``seed``."""
+    """(category, caption) pairs: ``per_category`` captions per category from ``split``, fixed by ``seed``:
+    distinct while the category has enough; beyond that the shuffled captions come round again (each
+    repeat is another video: the noise seed follows the pair's place in the whole list)."""
     out = []
     for i, cat in enumerate(CATEGORIES):
         caps = split_captions(cat, split)
         rng = np.random.default_rng(seed * 1000 + i)
-        for j in rng.choice(len(caps), size=min(per_category, len(caps)), replace=False):
-            out.append((cat, caps[int(j)]))
+        order = list(rng.choice(len(caps), size=min(per_category, len(caps)), replace=False))
+        while len(order) < per_category:
+            order += list(rng.permutation(len(caps)))[: per_category - len(order)]
+        out += [(cat, caps[int(j)]) for j in order]
     return out
+
+
+CONDITIONINGS = ("full", "objects")
+
+
+def shard(items: list, spec: str | None) -> list:
+    """The ``K/N`` shard of ``items`` (every N-th from the K-th, K in 0..N-1): N processes split one
+    prompt set between them, and their samples files together are the whole run."""
+    if not spec:
+        return items
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise ValueError(f"a shard is K/N with 0 <= K < N, got {spec!r}") from None
+    if not 0 <= k < n:
+        raise ValueError(f"a shard is K/N with 0 <= K < N, got {spec!r}")
+    return items[k::n]
+
+
+def condition_layout(layout, caption: str, conditioning: str):
+    """The layout the model is conditioned through: ``objects`` sets its ``enriched_prompt`` to the
+    object caption (the layout itself, and so the critic's judgement, stay the full caption's)."""
+    from ttom.shapes import world
+
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+    if conditioning == "full":
+        return layout
+    return layout.model_copy(update={"enriched_prompt": world.object_caption(caption)})
+
+
+def movement(bench: ShapesBench, base: str, cond: str, cat: str | None = None) -> dict:
+    """Object by object on the prompts both ran: the mean reduction of the centre error from ``base``
+    to ``cond`` over objects found in both (positive = moved towards the boxes), how many objects got
+    closer and how many farther (with the sign-test p), and objects found in ``base`` but lost in ``cond``."""
+    def errs(c):
+        return {(s.category, s.prompt, s.seed): s.centre_errors for s in bench.samples
+                if s.condition == c and cat in (None, s.category)}
+
+    a, b = errs(base), errs(cond)
+    gains, lost = [], 0
+    for k in a.keys() & b.keys():
+        for ea, eb in zip(a[k], b[k]):
+            if ea is not None and eb is None:
+                lost += 1
+            elif ea is not None and eb is not None:
+                gains.append(ea - eb)
+    closer = sum(g > 1e-9 for g in gains)
+    farther = sum(g < -1e-9 for g in gains)
+    return {"objects": len(gains), "mean_gain": float(np.mean(gains)) if gains else float("nan"),
+            "closer": closer, "farther": farther, "p": sign_test(closer, farther), "lost": lost}
 
 
 def success(category: str, report: dict) -> bool:
@@ -103,7 +170,10 @@ def success(category: str, report: dict) -> bool:
 
 
 def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip", "warm"), tto_overrides=None,
-        device: str = "cpu", progress=print, split: str = "all") -> ShapesBench:
+        device: str = "cpu", progress=print, split: str = "all", conditioning: str = "full",
+        shard_spec: str | None = None) -> ShapesBench:
+    """``shard_spec`` ``K/N``: only this process's share of the prompts (plain and tto; the memory
+    streams need the whole ordered stream in one process)."""
     from ttom.critic.critique import critique
     from ttom.engine.backends import load_backend
     from ttom.engine.tto import expected_signature, generate, recipe_config
@@ -111,33 +181,42 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
     from ttom.planning.abstraction import abstract
     from ttom.planning.plan import plan
 
+    if shard_spec and ({"skip", "warm"} & set(conditions)):
+        raise ValueError("the memory streams (skip, warm) cannot be sharded: run them in one process")
     backend = load_backend("shapes", device)
+    aspect = backend.defaults.video.width / backend.defaults.video.height  # the planner sizes boxes for it
     overrides = tto_overrides or {}
     bench = ShapesBench()
-    items = [(cat, cap, plan(cap, planner="offline").layout) for cat, cap in prompts(per_category, seed, split)]
+    # seeds follow the prompt's place in the whole set, so a sharded run makes the same videos
+    numbered = list(enumerate(prompts(per_category, seed, split)))
+    items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=aspect).layout)
+             for k, (cat, cap) in shard(numbered, shard_spec)]
 
-    def judge(cat, cap, layout, cond, result, seconds, **extra):
-        rep = critique(result.frames, layout, backend="shapes").summary()
+    def judge(k, cat, cap, layout, cond, result, seconds, **extra):
+        report = critique(result.frames, layout, backend="shapes")
+        rep = report.summary()
         s = Sample(cat, cap, cond, success(cat, rep), float(rep["miou"]), seconds,
-                   sum(len(x) for x in result.losses), **extra)
+                   sum(len(x) for x in result.losses), **extra,
+                   centre_errors=[o.centre_error for o in report.objects], conditioning=conditioning, seed=seed + k)
         bench.samples.append(s)
         progress(f"{cond:5s} {cat:9s} {'ok ' if s.success else 'bad'} miou {s.miou:.2f} {seconds:5.1f}s "
                  f"{extra.get('memory', '')} | {cap}")
 
-    for k, (cat, cap, layout) in enumerate(items):
+    for k, cat, cap, layout in items:
+        model_layout = condition_layout(layout, cap, conditioning)
         for cond in ("plain", "tto"):
             if cond in conditions:
                 t0 = time.perf_counter()
-                r = generate(backend, layout, recipe_config(backend, mode="off" if cond == "plain" else "fresh",
-                                                            **overrides), seed=seed + k)
-                judge(cat, cap, layout, cond, r, time.perf_counter() - t0)
+                r = generate(backend, model_layout, recipe_config(backend, mode="off" if cond == "plain" else "fresh",
+                                                                  **overrides), seed=seed + k)
+                judge(k, cat, cap, layout, cond, r, time.perf_counter() - t0)
 
     for cond in ("skip", "warm"):
         if cond not in conditions:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             store = MemoryStore(f"sqlite:///{Path(tmp) / 'memory.sqlite'}")
-            for k, (cat, cap, layout) in enumerate(items):
+            for k, cat, cap, layout in items:
                 t0 = time.perf_counter()
                 key = abstract(layout, cap).key
                 cfg = recipe_config(backend, mode="fresh", **overrides)
@@ -148,11 +227,11 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
                     phi = store.load_phi(hits[0].entry_id)
                     store.record_use(hits[0].entry_id)
                     cfg = recipe_config(backend, mode=cond, **overrides)
-                r = generate(backend, layout, cfg, seed=seed + k, phi=phi)
+                r = generate(backend, condition_layout(layout, cap, conditioning), cfg, seed=seed + k, phi=phi)
                 seconds = time.perf_counter() - t0
                 if cfg.mode != "skip":  # skip leaves φ* as it was: nothing new to write
                     store.memorize(key, r.phi, r.signature, hit=hits[0] if hits else None)
-                judge(cat, cap, layout, cond, r, seconds, memory="hit" if hits else "miss",
+                judge(k, cat, cap, layout, cond, r, seconds, memory="hit" if hits else "miss",
                       similarity=hits[0].similarity if hits else None)
     return bench
 
@@ -243,7 +322,8 @@ def paired(bench: ShapesBench, base: str, cond: str, cat: str | None = None,
         raise ValueError(f"measure must be 'success' or 'miou', got {measure!r}")
 
     def outcomes(c):
-        return {(s.category, s.prompt): float(s.success if measure == "success" else s.miou) for s in bench.samples
+        return {(s.category, s.prompt, s.seed): float(s.success if measure == "success" else s.miou)
+                for s in bench.samples
                 if s.condition == c and cat in (None, s.category)}
 
     a, b = outcomes(base), outcomes(cond)
@@ -264,15 +344,18 @@ def paired_table(bench: ShapesBench, base: str = "plain") -> tuple[list[str], li
             for measure in ("success", "miou"):
                 won, lost, p = paired(bench, base, c, cat, measure)
                 row.append(f"+{won} −{lost} (p = {p:.2g})")
+            m = movement(bench, base, c, cat)
+            row.append(f"{m['mean_gain']:+.3f}: {m['closer']} closer, {m['farther']} farther (p = {m['p']:.2g}), "
+                       f"{m['lost']} lost" if m["objects"] else "–")
         rows.append(row)
-    return ["category"] + [f"{c} vs {base}: {m}" for c in conds for m in ("success", "mIoU")], rows
+    return (["category"] + [f"{c} vs {base}: {m}" for c in conds for m in ("success", "mIoU", "movement")], rows)
 
 
 def merge_baseline(bench: ShapesBench, baseline: ShapesBench) -> ShapesBench:
     """``bench`` plus ``baseline``'s samples of the conditions ``bench`` did not run (e.g. plain, run once
     per prompt set); the two must have run the same prompts."""
     ran = {s.condition for s in bench.samples}
-    prompts_of = lambda b: {(s.category, s.prompt) for s in b.samples}  # noqa: E731
+    prompts_of = lambda b: {(s.category, s.prompt, s.seed) for s in b.samples}  # noqa: E731
     if prompts_of(bench) != prompts_of(baseline):
         raise ValueError("the baseline ran a different prompt set (check -n, --seed and --split)")
     return ShapesBench([s for s in baseline.samples if s.condition not in ran] + bench.samples)

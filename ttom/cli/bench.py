@@ -45,12 +45,18 @@ def bench_shapes(
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
     adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
     rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
+    conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "
+                                     "the caption without its layout words (the layout still from the full caption)."),
+    device: str = typer.Option("cpu", "--device"),
+    shard_spec: str = typer.Option(None, "--shard", help="K/N: run every N-th prompt from the K-th (N processes "
+                                   "share one prompt set; give their --samples files to --from-samples together)."),
     out: Path = typer.Option(Path("docs/img"), "--plots", help="Folder for the PNG plots."),
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
     baseline: Path = typer.Option(None, "--baseline", help="Samples JSON of an earlier run on the same prompts: "
                                   "its conditions not run now (e.g. plain) join the table and the paired comparison."),
-    from_samples: Path = typer.Option(None, "--from-samples", help="Generate nothing: tabulate the samples an "
-                                      "earlier run wrote with --samples (no plots, nothing recorded)."),
+    from_samples: list[Path] = typer.Option(None, "--from-samples", help="Generate nothing: tabulate the samples "
+                                            "earlier runs wrote with --samples (repeat for shards; no plots, "
+                                            "nothing recorded)."),
     no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
 ) -> None:
     """TTO and memory on the bundled shapes model: success and mIoU per category, time per video, plots."""
@@ -58,17 +64,25 @@ def bench_shapes(
 
     from ttom.bench import shapes
     from ttom.bench.report import markdown_table, write_section
+    from ttom.errors import ConfigError
 
     console = Console()
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
                      layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
                      rank=rank)
+    if conditioning not in shapes.CONDITIONINGS:
+        raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")
     if from_samples:
-        bench = load_samples(shapes.load, from_samples, "shapes")
+        bench = shapes.ShapesBench([s for path in from_samples
+                                    for s in load_samples(shapes.load, path, "shapes").samples])
     else:
-        bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
-                           progress=lambda m: console.print(m, highlight=False), split=split)
+        try:
+            bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
+                               device=device, progress=lambda m: console.print(m, highlight=False), split=split,
+                               conditioning=conditioning, shard_spec=shard_spec)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     if samples and not from_samples:
         shapes.save(bench, samples)  # this run's own samples, before any baseline joins them
     if baseline:
@@ -88,7 +102,8 @@ def bench_shapes(
         backend = load_backend("shapes", "cpu")
         cfg = recipe_config(backend, **overrides)
         spec = adapter_spec(backend, cfg)
-        body = (f"Prompts: {split} split, seed {seed}, {per_category} per category. "
+        body = (f"Prompts: {split} split, seed {seed}, {per_category} per category, conditioned on the "
+                f"{'full caption' if conditioning == 'full' else 'caption without its layout words'}. "
                 f"TTO: supervised blocks {list(cfg.layers or backend.defaults.layers)}, φ = LoRA r {spec.rank} on blocks "
                 f"{list(spec.blocks)}; {cfg.steps} steps × ≤{cfg.iterations} iterations, lr {cfg.lr}, stop below "
                 f"{cfg.loss_threshold}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps.\n\n"
@@ -105,14 +120,17 @@ def bench_loop(
                                      ">= 20, i.e. >= 100 prompts; CPU-hours)."),
     seed: int = typer.Option(0, "--seed"),
     split: str = typer.Option("test", "--split", help="Prompt set: dev, test or all (as ttom bench shapes)."),
-    conditions: str = typer.Option("tto,best3,loop", "--conditions", help="Which of tto,best3,loop to run."),
+    conditions: str = typer.Option("tto,best3,loop", "--conditions", help="Which of tto,best3,loop,escalate to run "
+                                   "(escalate: the loop with the escalating re-optimisation policy)."),
     max_rounds: int = typer.Option(3, "--max-rounds", min=1, help="The loop's round budget (best3 always spends 3)."),
     steps: int = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the model's; fewer only to "
                               "check the benchmark runs)."),
     device: str = typer.Option("cpu", "--device"),
+    shard_spec: str = typer.Option(None, "--shard", help="K/N: run every N-th prompt from the K-th (N processes "
+                                   "share one prompt set; give their --samples files to --from-samples together)."),
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
-    from_samples: Path = typer.Option(None, "--from-samples", help="Generate nothing: tabulate an earlier run's "
-                                      "--samples (nothing recorded)."),
+    from_samples: list[Path] = typer.Option(None, "--from-samples", help="Generate nothing: tabulate earlier runs' "
+                                            "--samples (repeat for shards; nothing recorded)."),
     no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
 ) -> None:
     """The critic loop against best-of-3 reseeding judged by the same critic, and one TTO round, on the shapes
@@ -122,13 +140,19 @@ def bench_loop(
     from ttom.bench import loop
     from ttom.bench.report import markdown_table, write_section
 
+    from ttom.bench.shapes import ShapesBench
+    from ttom.errors import ConfigError
+
     console = Console()
     if from_samples:
-        bench = load_samples(loop.load, from_samples, "loop")
+        bench = ShapesBench([s for path in from_samples for s in load_samples(loop.load, path, "loop").samples])
     else:
-        bench = loop.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds,
-                         device=device, progress=lambda m: console.print(m, highlight=False), split=split,
-                         steps=steps)
+        try:
+            bench = loop.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds,
+                             device=device, progress=lambda m: console.print(m, highlight=False), split=split,
+                             steps=steps, shard_spec=shard_spec)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         if samples:
             loop.save(bench, samples)
     headers, rows = loop.table(bench)

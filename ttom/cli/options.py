@@ -26,6 +26,7 @@ PlannerName = Literal["auto", "offline", "llm"]
 CriticName = Literal["auto", "shapes", "transformers", "sam2", "off"]
 TTOMode = Literal["fresh", "warm", "skip", "off"]
 MemoryMode = Literal["skip", "warm"]
+ReoptimizePolicy = Literal["reseed", "escalate"]
 DtypeName = Literal["auto", "fp32", "bf16", "fp16"]
 Format = Literal["json", "jsonl"]
 _DEVICE = re.compile(DEVICE_PATTERN)
@@ -110,6 +111,10 @@ _RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
                                                        help="On a memory hit: skip (load φ) or warm (continue it).")], None),
     "max_rounds": (Annotated[int | None, typer.Option("--max-rounds", min=1,
                                                       help="At most this many generations per request (3).")], None),
+    "reoptimize": (Annotated[ReoptimizePolicy | None, typer.Option(
+        "--reoptimize", help="A re-optimisation round: reseed (fresh noise and φ, the recipe; the default, which "
+                             "won ttom bench loop) or escalate (the critic's targets weighted up, a stronger "
+                             "optimisation, a warm start); docs/loop.md.")], None),
     "critic": (Annotated[CriticName | None, typer.Option("--critic", help="Critic backend.")], None),
     "approve": (Annotated[bool, typer.Option("--approve", help="Show the layout and ask before the GPU work.")], False),
 }
@@ -122,7 +127,7 @@ def to_run_options(values: dict[str, Any]) -> dict[str, Any]:
            "layers": list(parse_ints(values["layers"], "--layers") or ()) or None, "rank": values["rank"],
            "gradient_checkpointing": parse_checkpointing(values["checkpointing"])}
     out = {k: values[k] for k in ("model", "seed", "steps", "guidance", "frames", "height", "width", "device", "dtype",
-                                  "planner", "memory_mode", "max_rounds", "critic")}
+                                  "planner", "memory_mode", "max_rounds", "reoptimize", "critic")}
     out.update(memory=False if values["no_memory"] else None, approve=values["approve"] or None,
                memorize_rejected=values["memorize_rejected"] or None,
                phi=str(values["phi"]) if values["phi"] else None, tto={k: v for k, v in tto.items() if v is not None})

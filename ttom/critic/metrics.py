@@ -40,6 +40,9 @@ class ObjectScore(BaseModel):
     bad_frames: list[int] = Field(default_factory=list, description="planned frames with IoU below frame_iou_ok")
     missing_frames: list[int] = Field(default_factory=list, description="planned frames where it was not found")
     ious: list[float | None] = Field(default_factory=list, description="per frame; None where not planned")
+    centre_error: float | None = Field(
+        None, description="mean distance (normalised frame units) between the found and the planned box centres over "
+                          "the frames where it was found; None if never found")
     planned_motion: tuple[float, float] = (0.0, 0.0)
     found_motion: tuple[float, float] | None = None
     prompt_direction: str | None = Field(None, description="the direction the prompt gives this object")
@@ -210,11 +213,14 @@ def score_video(
         planned_frames = [f for f in range(n) if plan[f] is not None]
         ious: list[float | None] = [None] * n
         found_frames = []
+        errors = []
         for f in planned_frames:
             fb = tr.boxes[f] if tr is not None else None
             ious[f] = geometry.iou(fb, plan[f])
             if fb is not None:
                 found_frames.append(f)
+                (fx, fy), (px, py) = centre(fb), centre(plan[f])
+                errors.append(math.hypot(fx - px, fy - py))
         vals = [ious[f] for f in planned_frames]
         miou = float(np.mean(vals)) if vals else 0.0
         present = len(found_frames) / len(planned_frames) if planned_frames else 0.0
@@ -241,6 +247,7 @@ def score_video(
             direction_ok=d_ok, instance_id=tr.instance_id if tr is not None else None, bad_frames=bad,
             missing_frames=[f for f in planned_frames if f not in found_frames],
             ious=[None if v is None else round(v, 4) for v in ious],
+            centre_error=round(float(np.mean(errors)), 4) if errors else None,
             planned_motion=(round(planned_motion[0], 4), round(planned_motion[1], 4)),
             found_motion=None if found_motion is None else (round(found_motion[0], 4), round(found_motion[1], 4)),
             prompt_direction=pdir, layout_direction_ok=layout_dir_ok,

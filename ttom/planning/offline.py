@@ -47,8 +47,9 @@ _POSITION_CENTRES: dict[str, tuple[float, float]] = {
 }
 
 
-def object_size(name: str, size: float = 1.0) -> tuple[float, float]:
-    """Default (width, height) of one instance, normalised, from the class and size adjectives."""
+def object_size(name: str, size: float = 1.0, frame_aspect: float = FRAME_ASPECT) -> tuple[float, float]:
+    """Default (width, height) of one instance, normalised, from the class and size adjectives; an
+    object's own aspect is kept on a frame ``frame_aspect`` (width / height) wide."""
     head = name.split()[-1]
     if name in lx.LARGE_THINGS or head in lx.LARGE_THINGS:
         h = 0.5
@@ -64,7 +65,7 @@ def object_size(name: str, size: float = 1.0) -> tuple[float, float]:
     else:
         aspect = 1.0
     h = min(h * size, 0.7)
-    w = min(h * aspect / FRAME_ASPECT, 0.6)
+    w = min(h * aspect / frame_aspect, 0.6)
     return w, h
 
 
@@ -348,8 +349,12 @@ def _place_paths(spec: SceneSpec, groups: dict[int, _Group], pathers: list[int])
         grp.path = [_POSITION_CENTRES.get(p, (0.5, 0.5)) for p in spec.positions[grp.mention]]
 
 
-def plan_offline(prompt: str, spec: SceneSpec | None = None) -> Layout:
-    """A layout for ``prompt``, deterministic and offline (see the module docstring)."""
+def plan_offline(prompt: str, spec: SceneSpec | None = None, frame_aspect: float = FRAME_ASPECT) -> Layout:
+    """A layout for ``prompt``, deterministic and offline (see the module docstring), for a video
+    ``frame_aspect`` (width / height) wide: boxes are normalised, so a round object on a square frame
+    gets a square box and on a 3:2 frame a box two thirds as wide as tall."""
+    if not frame_aspect > 0:
+        raise ValueError(f"frame_aspect must be positive, got {frame_aspect}")
     if not prompt or not prompt.strip():
         from ttom.planning.errors import PlannerError
 
@@ -364,7 +369,7 @@ def plan_offline(prompt: str, spec: SceneSpec | None = None) -> Layout:
     groups: dict[int, _Group] = {}
     for k in spec.objects:
         m = spec.mentions[k]
-        w, h = object_size(m.name, m.size)
+        w, h = object_size(m.name, m.size, frame_aspect)
         groups[k] = _Group(mention=k, name=m.name, phrase=m.phrase, n=max(1, m.count), w=w, h=h)
         # large counts: shrink so the grid fits the frame
         groups[k].fit(1 - 2 * MARGIN, 0.8)
@@ -404,7 +409,8 @@ def _describe(spec: SceneSpec) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-def repair_offline(layout: Layout, report: ValidationReport | None = None, spec: SceneSpec | None = None) -> Layout:
+def repair_offline(layout: Layout, report: ValidationReport | None = None, spec: SceneSpec | None = None,
+                   frame_aspect: float = FRAME_ASPECT) -> Layout:
     """A deterministic repair: fix what can be fixed in place, borrow the offline plan for the rest.
 
     1. in place: ids renumbered, tiny boxes grown about their centre, surplus instances dropped,
@@ -444,7 +450,7 @@ def repair_offline(layout: Layout, report: ValidationReport | None = None, spec:
     if rep.ok:
         return candidate
     # borrow the offline plan for the names still in error
-    offline = plan_offline(layout.prompt, spec)
+    offline = plan_offline(layout.prompt, spec, frame_aspect)
     bad_names = {o.name for o in candidate.objects if any(o.id in f.object_ids for f in rep.errors)}
     for f in rep.errors:
         if f.code in ("missing_object", "wrong_count", "wrong_visibility", "wrong_position"):

@@ -28,7 +28,7 @@ from ttom.layout import Layout
 from ttom.planning.errors import LLMError, PlannerError
 from ttom.planning.fixes import LayoutIssue, fix_layout, unresolved
 from ttom.planning.llm import LLMPlanner, llm_configured
-from ttom.planning.offline import plan_offline, repair_offline
+from ttom.planning.offline import FRAME_ASPECT, plan_offline, repair_offline
 from ttom.planning.parse import analyze
 from ttom.planning.validate import Finding, ValidationReport, validate
 
@@ -99,11 +99,13 @@ def plan(
     enrich: bool = True,
     prompts_dir: str | Path | None = None,
     llm: LLMPlanner | None = None,
+    frame_aspect: float | None = None,
 ) -> PlanResult:
     """Plan a validated layout for ``prompt``.
 
     ``check`` validates and repairs (``max_repairs`` LLM tries, then the offline repair).
-    ``enrich=False`` drops the enriched prompt.
+    ``enrich=False`` drops the enriched prompt. ``frame_aspect``: the video's width / height, which
+    the offline planner sizes its boxes for (default 3:2, the real models' frames).
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise PlannerError("the prompt is empty; give a sentence describing the scene")
@@ -124,7 +126,8 @@ def plan(
             model = None
     spec = analyze(prompt)
     if result is None:
-        result = PlanResult(layout=plan_offline(prompt, spec), planner="offline", notes=notes)
+        result = PlanResult(layout=plan_offline(prompt, spec, frame_aspect or FRAME_ASPECT), planner="offline",
+                            notes=notes)
     _check_drawable(prompt, result.layout)
     if check:
         report = validate(result.layout, spec=spec)
@@ -136,7 +139,7 @@ def plan(
                 fixed.notes = notes + fixed.notes
                 result = fixed
             else:  # rare: the grammar read something it cannot place
-                layout = repair_offline(result.layout, report, spec)
+                layout = repair_offline(result.layout, report, spec, frame_aspect or FRAME_ASPECT)
                 result = PlanResult(layout=layout, planner="offline", repaired=True, notes=notes,
                                     findings=validate(layout, spec=spec).findings)
     if not enrich and result.layout.enriched_prompt:
