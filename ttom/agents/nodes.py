@@ -479,6 +479,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     start = time.perf_counter()
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
               "similarity": recall.get("similarity"), "action": "none"}
+    if recall.get("hit"):  # kept apart: entry_id names the entry written to, when one is
+        memory["recalled_entry_id"] = recall.get("entry_id")
     if recall.get("notes"):
         memory["notes"] = recall["notes"]  # hits passed over: removed meanwhile, or quarantined
     decision = best.get("decision")

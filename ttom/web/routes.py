@@ -1,0 +1,92 @@
+"""The page and its own endpoints, mounted on the job API's FastAPI app by ``mount_web``.
+
+- ``GET /``: the chat page; ``/static/...``: its files (package data, never a path from the client);
+- ``GET /web/v1/threads``: the conversations (a thread's jobs, oldest first, grouped), newest first;
+- ``GET /web/v1/videos/{id}/rounds/{k}/video``: the mp4 of round k of a finished job (the rounds side by side);
+- ``GET /web/v1/memory/{entry_id}``: a memory entry a result came from or went to (its key, quality, uses).
+
+Read-only, and each answers a 4xx naming the problem: an unknown job or entry (404), a round the job
+did not make (404), a malformed id (422).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Path as PathParam, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).parent / "static"
+ENTRY_ID = r"^[0-9a-fA-F]{4,32}$"
+JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+def index() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+def _jobs(request: Request):
+    """The job store of the app this router is mounted on."""
+    return request.app.state.ttom_web_jobs()
+
+
+@router.get("/web/v1/threads", tags=["web"], summary="The conversations: jobs grouped by thread, newest first")
+def threads(request: Request, limit: int = 50) -> dict[str, Any]:
+    limit = max(1, min(limit, 200))
+    groups: dict[str, dict[str, Any]] = {}
+    for job in _jobs(request).list(limit=1000, order="asc"):
+        g = groups.setdefault(job.thread_id, {"thread_id": job.thread_id, "first_prompt": job.prompt, "jobs": 0,
+                                              "created_at": job.created_at})
+        g.update(jobs=g["jobs"] + 1, last_prompt=job.prompt, last_status=job.status, last_job=job.id,
+                 updated_at=job.created_at)
+    data = sorted(groups.values(), key=lambda g: g["updated_at"], reverse=True)[:limit]
+    return {"object": "list", "data": data}
+
+
+@router.get("/web/v1/videos/{job_id}/rounds/{k}/video", tags=["web"], summary="The mp4 of one round of a job")
+def round_video(request: Request, job_id: str = PathParam(pattern=JOB_ID),
+                k: int = PathParam(ge=1, le=100)) -> FileResponse:
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id!r}")
+    if not job.run_dir:
+        raise HTTPException(404, f"job {job_id!r} has no video yet (status {job.status})")
+    root = Path(job.run_dir).resolve()
+    path = (root / "rounds" / str(k) / "video.mp4").resolve()
+    if root not in path.parents or not path.is_file():
+        raise HTTPException(404, f"job {job_id!r} has no round {k}")
+    return FileResponse(path, media_type="video/mp4")
+
+
+@router.get("/web/v1/memory/{entry_id}", tags=["web"], summary="A memory entry (key, quality, uses)")
+def memory_entry(entry_id: str = PathParam(pattern=ENTRY_ID)) -> dict[str, Any]:
+    from ttom.memory.errors import AmbiguousIdError, EntryNotFoundError
+    from ttom.memory.store import MemoryStore
+
+    store = MemoryStore()
+    try:
+        e = store.get(store.resolve_id(entry_id))
+    except EntryNotFoundError as err:
+        raise HTTPException(404, str(err).strip('"')) from None
+    except AmbiguousIdError as err:
+        raise HTTPException(422, str(err)) from None
+    finally:
+        store.close()
+    return {"id": e.id, "key_text": e.key_text, "quality": e.quality, "use_count": e.use_count,
+            "created_at": e.created_at.isoformat(), "updated_at": e.updated_at.isoformat(),
+            "last_used_at": e.last_used_at.isoformat() if e.last_used_at else None,
+            "best_effort": bool((e.signature or {}).get("best_effort")), "problem": e.problem,
+            "model": (e.signature or {}).get("model")}
+
+
+def mount_web(app: FastAPI, jobs) -> FastAPI:
+    """Serve the page on ``app``: ``jobs()`` returns the job store (``list``, ``get``) the page's endpoints read."""
+    app.state.ttom_web_jobs = jobs
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="ttom-web-static")
+    return app
