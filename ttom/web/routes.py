@@ -20,7 +20,8 @@ from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
 ENTRY_ID = r"^[0-9a-fA-F]{4,32}$"
-JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+MAX_PAGES = 10  # conversations are read from the newest 1,000 jobs
 
 router = APIRouter()
 
@@ -30,18 +31,29 @@ def index() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
-def _jobs(request: Request):
-    """The job store of the app this router is mounted on."""
-    return request.app.state.ttom_web_jobs()
+def _service(request: Request):
+    """The job service of the app this router is mounted on (``ttom.serve``'s ``VideoService``)."""
+    svc = getattr(request.app.state, "service", None)
+    if svc is None:
+        raise HTTPException(503, "the job service is not running")
+    return svc
 
 
 @router.get("/web/v1/threads", tags=["web"], summary="The conversations: jobs grouped by thread, newest first")
 def threads(request: Request, limit: int = 50) -> dict[str, Any]:
     limit = max(1, min(limit, 200))
-    groups: dict[str, dict[str, Any]] = {}
-    for job in _jobs(request).list(limit=1000, order="asc"):
+    svc, groups = _service(request), {}
+    jobs, after = [], None
+    for _ in range(MAX_PAGES):  # the newest jobs first, a page at a time
+        page, more = svc.list(after=after, limit=100, order="desc")
+        jobs += page
+        if not more or not page:
+            break
+        after = page[-1].id
+    for job in reversed(jobs):  # oldest first: a thread's first request names it
+        plain = ((job.options or {}).get("tto") or {}).get("mode") == "off"  # e.g. the page's comparisons
         g = groups.setdefault(job.thread_id, {"thread_id": job.thread_id, "first_prompt": job.prompt, "jobs": 0,
-                                              "created_at": job.created_at})
+                                              "created_at": job.created_at, "plain": plain})
         g.update(jobs=g["jobs"] + 1, last_prompt=job.prompt, last_status=job.status, last_job=job.id,
                  updated_at=job.created_at)
     data = sorted(groups.values(), key=lambda g: g["updated_at"], reverse=True)[:limit]
@@ -51,9 +63,7 @@ def threads(request: Request, limit: int = 50) -> dict[str, Any]:
 @router.get("/web/v1/videos/{job_id}/rounds/{k}/video", tags=["web"], summary="The mp4 of one round of a job")
 def round_video(request: Request, job_id: str = PathParam(pattern=JOB_ID),
                 k: int = PathParam(ge=1, le=100)) -> FileResponse:
-    job = _jobs(request).get(job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id!r}")
+    job = _service(request).get(job_id)  # an unknown id: the service's 404
     if not job.run_dir:
         raise HTTPException(404, f"job {job_id!r} has no video yet (status {job.status})")
     root = Path(job.run_dir).resolve()
@@ -84,9 +94,8 @@ def memory_entry(entry_id: str = PathParam(pattern=ENTRY_ID)) -> dict[str, Any]:
             "model": (e.signature or {}).get("model")}
 
 
-def mount_web(app: FastAPI, jobs) -> FastAPI:
-    """Serve the page on ``app``: ``jobs()`` returns the job store (``list``, ``get``) the page's endpoints read."""
-    app.state.ttom_web_jobs = jobs
+def mount_web(app: FastAPI) -> FastAPI:
+    """Serve the page on the job API's ``app`` (``ttom.serve.app.create_app``; its ``state.service`` is read)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="ttom-web-static")
     return app

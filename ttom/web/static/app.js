@@ -43,12 +43,13 @@ async function api(path, init = {}) {
 const urls = {
   jobs: (q = "") => `/v1/videos${q}`,
   job: (id) => `/v1/videos/${encodeURIComponent(id)}`,
-  events: (id) => `/v1/videos/${encodeURIComponent(id)}/events`,
+  events: (id, after) => `/v1/videos/${encodeURIComponent(id)}/events${after ? `?after=${after}` : ""}`,
   content: (id, variant) => `/v1/videos/${encodeURIComponent(id)}/content${variant ? `?variant=${variant}` : ""}`,
   resume: (id) => `/v1/videos/${encodeURIComponent(id)}/resume`,
   round: (id, k) => `/web/v1/videos/${encodeURIComponent(id)}/rounds/${k}/video`,
   memory: (entry) => `/web/v1/memory/${encodeURIComponent(entry)}`,
   threads: () => "/web/v1/threads",
+  health: () => "/health",
 };
 
 // ---------- page state ---------------------------------------------------------------------------
@@ -90,7 +91,8 @@ async function loadThreads() {
   ul.replaceChildren();
   for (const t of threads) {
     const li = el("li", { dataset: { thread: t.thread_id }, title: t.thread_id, onclick: () => openThread(t.thread_id) },
-                  t.first_prompt || "(no request)", el("small", {}, `${t.jobs} request${t.jobs === 1 ? "" : "s"} · ${t.last_status}`));
+                  t.first_prompt || "(no request)",
+                  el("small", {}, `${t.plain ? "plain model · " : ""}${t.jobs} request${t.jobs === 1 ? "" : "s"} · ${t.last_status}`));
     if (t.thread_id === page.thread) li.classList.add("active");
     ul.append(li);
   }
@@ -100,7 +102,7 @@ async function openThread(threadId) {
   page.thread = threadId;
   $("#chat").replaceChildren();
   page.cards.clear();
-  const jobs = (await api(urls.jobs(`?thread=${encodeURIComponent(threadId)}&order=asc&limit=100`))).data;
+  const jobs = (await api(urls.jobs(`?thread_id=${encodeURIComponent(threadId)}&order=asc&limit=100`))).data;
   for (const job of jobs) {
     addUserMessage(job.prompt, job.layout ? "with a layout" : null);
     const card = addJobCard(job.id);
@@ -138,7 +140,7 @@ async function send(e) {
   const text = $("#prompt").value.trim();
   if (!text) { showBanner("Write what the video should show first (the request is empty)."); $("#prompt").focus(); return; }
   const body = { prompt: text, options: readOptions() };
-  if (page.thread) body.thread = page.thread;
+  if (page.thread) body.thread_id = page.thread;
   $("#send").disabled = true;
   try {
     const job = await api(urls.jobs(), { method: "POST", body: JSON.stringify(body) });
@@ -171,7 +173,7 @@ function addJobCard(id) {
   $(".job-id", node).textContent = id;
   $(".stages", node).append(...STAGES.map(([k, label]) => el("li", { dataset: { stage: k } }, label)));
   $("#chat").append(node);
-  const card = { id, node, losses: [], round: 0, source: null, job: null };
+  const card = { id, node, losses: [], round: 0, source: null, job: null, lastEvent: 0 };
   page.cards.set(id, card);
   scrollDown();
   return card;
@@ -256,9 +258,13 @@ function setStatus(card, status, extra) {
 
 function follow(card, id) {
   if (card.source) card.source.close();
-  const src = new EventSource(urls.events(id));
+  const src = new EventSource(urls.events(id, card.lastEvent));  // after the events already shown
   card.source = src;
-  src.onmessage = (m) => { let e; try { e = JSON.parse(m.data); } catch { return; } onEvent(card, e); };
+  src.onmessage = (m) => {
+    let e; try { e = JSON.parse(m.data); } catch { return; }
+    if (m.lastEventId) card.lastEvent = Math.max(card.lastEvent, Number(m.lastEventId) || 0);
+    onEvent(card, e);
+  };
   for (const name of ["progress", "status", "end"]) {
     src.addEventListener(name, (m) => {
       let e; try { e = JSON.parse(m.data); } catch { e = {}; }
@@ -278,6 +284,7 @@ async function refresh(card) {
   try {
     const job = await api(urls.job(card.id));
     renderJob(card, job);
+    if (FINAL.has(job.status)) loadThreads();
     return job;
   } catch (err) {
     showBanner(err.message, err.kind);
@@ -298,7 +305,7 @@ function renderJob(card, job) {
   if (job.status === "failed" || job.status === "cancelled") {
     const err = job.error || {};
     error.hidden = false;
-    error.textContent = job.status === "cancelled" ? "Cancelled." : (err.message || job.error_message || "the job failed");
+    error.textContent = job.status === "cancelled" ? "Cancelled." : (err.message || "the job failed");
     $(".live", card.node).hidden = true;
   }
   if (job.status === "completed" && !card.rendered) {
@@ -317,6 +324,7 @@ function renderApproval(card, job) {
   const box = $(".approval", card.node);
   const layout = job.approval.layout;
   card.editor = new LayoutEditor(layout);
+  card.planned = JSON.stringify(layout);
   const approve = el("button", { type: "button", class: "primary approve", onclick: () => answer(card, { layout: card.editor.getLayout() }) },
                      "Generate with this layout");
   const reject = el("button", { type: "button", class: "reject", onclick: () => answer(card, "reject") }, "Reject");
@@ -331,10 +339,12 @@ function renderApproval(card, job) {
 async function answer(card, ans) {
   for (const b of card.node.querySelectorAll(".approval button")) b.disabled = true;
   try {
-    const job = await api(urls.resume(card.id), { method: "POST", body: JSON.stringify({ answer: ans }) });
+    const body = typeof ans === "string" ? { answer: ans } : { layout: ans.layout };
+    const job = await api(urls.resume(card.id), { method: "POST", body: JSON.stringify(body) });
     $(".approval", card.node).hidden = true;
     card.editor = null;
-    log(card, typeof ans === "string" ? `you answered: ${ans}` : "you approved the layout (as edited)");
+    log(card, typeof ans === "string" ? `you answered: ${ans}`
+      : JSON.stringify(ans.layout) === card.planned ? "you approved the layout" : "you approved your edited layout");
     renderJob(card, job);
     follow(card, card.id);
   } catch (err) {
@@ -378,7 +388,7 @@ function roundsStrip(job, report) {
   return el("div", {},
     el("div", { class: "prompt-text" }, "every round, side by side:"),
     el("div", { class: "rounds" }, ...hist.map((h) => {
-      const p = videoWithBoxes(urls.round(job.id, h.round), report.layout, report.video_spec, 144);
+      const p = videoWithBoxes(h.video_url || urls.round(job.id, h.round), report.layout, report.video_spec, 144);
       return el("div", { class: `round${h.round === best ? " best" : ""}`, dataset: { round: h.round } }, p.el,
         el("div", {}, `round ${h.round}: ${h.decision}${h.score != null ? ` ${Number(h.score).toFixed(2)}` : ""}`),
         el("div", {}, `seed ${h.seed} · ${h.mode}${h.layout_repairs ? ` · repair ${h.layout_repairs}` : ""}`));
@@ -422,6 +432,7 @@ async function compare(card, job, report, player) {
       right.replaceChildren(el("figcaption", {}, "plain model (no TTO)"), videoWithBoxes(urls.content(plain.id), r.layout, r.video_spec, 216).el,
         el("div", {}, r.critic && r.critic.miou != null ? `mIoU ${Number(r.critic.miou).toFixed(2)} · ${r.critic.decision}` : ""));
       btn.disabled = false;
+      loadThreads();
     };
     poll();
   } catch (err) {
@@ -435,4 +446,10 @@ $("#composer").addEventListener("submit", send);
 $("#prompt").addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) send(e); });
 $("#new-thread").addEventListener("click", newThread);
 loadThreads();
-setInterval(() => api(urls.threads()).then(() => {}).catch(() => {}), 10000);  // the server light
+const light = () => api(urls.health()).then((h) => {
+  const s = $("#server");
+  s.title = `ttom ${h.version}: ${h.workers} worker(s), ${h.busy} busy; jobs ${JSON.stringify(h.jobs)}`;
+  if (h.busy >= h.workers && (h.jobs.queued || 0) > 0) s.textContent = `server busy (${h.jobs.queued} queued)`;
+}).catch(() => {});
+light();
+setInterval(light, 5000);  // the server light
