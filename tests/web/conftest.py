@@ -86,25 +86,12 @@ class LiveServer:
 
 
 @pytest.fixture
-def web_server():
-    """The page on a FastAPI app (until the job API lands: without its service)."""
-    from fastapi import FastAPI
-
-    from ttom.web.routes import mount_web
-
-    with LiveServer(mount_web(FastAPI())) as s:
-        yield s
-
-
-@pytest.fixture
 def live_api():
     """``ttom serve api`` in the test process: the job API (in-process worker, SQLite jobs in the test's cache)
     with the page mounted, served by uvicorn on a free loopback port."""
-    pytest.importorskip("ttom.serve.app", reason="the job API (ttom.serve, issue 16) is not in this tree yet")
     from ttom.serve.app import create_app
     from ttom.serve.config import ServeConfig
-    from ttom.web.routes import mount_web
 
-    server = LiveServer(mount_web(create_app(ServeConfig(defaults={"device": "cpu"}, poll_s=0.2, flush_s=0.2))))
+    server = LiveServer(create_app(ServeConfig(defaults={"device": "cpu"}, poll_s=0.2, flush_s=0.2)))
     with server as s:
         yield s

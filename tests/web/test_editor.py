@@ -15,8 +15,8 @@ LAYOUT = {"prompt": "a red circle moving right and a blue square moving left",
 
 
 @pytest.fixture
-def editor(page, web_server):
-    page.goto(web_server.url + "/")
+def editor(page, live_api):
+    page.goto(live_api.url + "/")
     page.evaluate("""layout => {
         window.ed = new LayoutEditor(layout);
         document.querySelector('#chat').prepend(window.ed.el);

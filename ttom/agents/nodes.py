@@ -67,19 +67,17 @@ def _backend(opts: RunOptions, settings):
     return load_backend(opts.model or settings.model, device=opts.device, dtype=opts.dtype)
 
 
-@lru_cache(maxsize=4)
-def _store_for(url: str):
+@lru_cache(maxsize=8)
+def _store_for(url: str, capacity: int, threshold: float, top_k: int):
     from ttom.memory import MemoryStore
 
-    return MemoryStore(url)
+    return MemoryStore(url, capacity=capacity, threshold=threshold, top_k=top_k)
 
 
 def _store(settings):
-    from ttom.memory import MemoryStore
-
-    if settings.memory_url.startswith("sqlite"):
-        return _store_for(settings.memory_url)  # one engine per file and process
-    return MemoryStore(settings=settings)
+    """The memory store of ``settings``: one per database and process (one engine and connection pool, reused
+    by every request, as a long-running service needs)."""
+    return _store_for(settings.memory_url, settings.memory_capacity, settings.memory_threshold, settings.memory_top_k)
 
 
 def _add_timing(state: AgentState, **seconds: float) -> dict[str, float]:
@@ -87,6 +85,13 @@ def _add_timing(state: AgentState, **seconds: float) -> dict[str, float]:
     for k, v in seconds.items():
         t[k] = round(t.get(k, 0.0) + v, 3)
     return t
+
+
+def _check_stop(runtime: Runtime[AgentContext] | None) -> None:
+    """The caller's stop hook (``AgentContext.stop``), when it has one: it raises to stop the run here."""
+    stop = runtime.context.stop if runtime is not None and runtime.context is not None else None
+    if stop is not None:
+        stop()
 
 
 def _thread_id() -> str:
@@ -364,6 +369,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     from ttom.engine.tto import choose_mode, generate
 
     opts, settings = _options(state), _settings(runtime)
+    _check_stop(runtime)
     backend = _backend(opts, settings)
     layout = _layout(state)
     k = int(state.get("round", 0)) + 1
@@ -389,7 +395,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
             "tto_steps": min(cfg.steps, steps), "tto_iterations": cfg.iterations, "tto_total": n_tto,
             "object_weights": knobs.to_dict()["object_weights"]})
     result = generate(backend, layout, cfg, spec=spec, steps=steps, guidance_scale=opts.guidance, seed=seed,
-                      phi=phi, progress=lambda e: writer({**e, "round": k}))
+                      phi=phi, progress=lambda e: (_check_stop(runtime), writer({**e, "round": k})))
     write_outputs(out, result, layout, opts.model or settings.model)
     np.save(out / "frames.npy", result.frames)  # lossless, for the critic (read back with allow_pickle=False)
     gen = {"round": k, "dir": str(out), "frames": str(out / "frames.npy"), "video": str(out / "video.mp4"),
@@ -411,6 +417,7 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     from ttom.errors import WeightsNotFoundError
 
     opts, gen = _options(state), state["generation"]
+    _check_stop(runtime)
     judge = runtime.context.critic if runtime.context is not None else None
     start = time.perf_counter()
     if judge is None and opts.critic == "off":

@@ -174,8 +174,12 @@ class AgentContext:
 
     ``settings``: a ``ttom.config.Settings`` (default: the process settings). ``critic``: a
     ``VideoGrounder`` object to judge videos with instead of the one ``options.critic`` names (a
-    detector of one's own, or a test's judge).
+    detector of one's own, or a test's judge). ``stop``: called inside the GPU nodes between units
+    of work (before a round, each TTO iteration, each denoising step, before the critic); it raises
+    to stop the run there (a service's cancel): the node fails, its checkpoint stays resumable, and
+    finished nodes are not redone.
     """
 
     settings: Any = None
     critic: Any = None
+    stop: Any = None
