@@ -95,3 +95,14 @@ def live_api():
     server = LiveServer(create_app(ServeConfig(defaults={"device": "cpu"}, poll_s=0.2, flush_s=0.2)))
     with server as s:
         yield s
+
+
+@pytest.fixture
+def live_api_with_key():
+    """The same, with an API key required on every /v1 call."""
+    from ttom.serve.app import create_app
+    from ttom.serve.config import ServeConfig
+
+    app = create_app(ServeConfig(defaults={"device": "cpu"}, poll_s=0.2, flush_s=0.2, api_key="sesame-123"))
+    with LiveServer(app) as s:
+        yield s

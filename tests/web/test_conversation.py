@@ -9,7 +9,7 @@ edit on the same thread giving a second video, the plain model beside TTOM, and 
 from __future__ import annotations
 
 import json
-import time
+import re
 
 import httpx
 import pytest
@@ -167,4 +167,26 @@ def test_clear_messages_for_bad_input_missing_weights_and_a_server_that_is_down(
     page.wait_for_function("document.querySelector('#banner').textContent.includes('cannot be reached')",
                            timeout=10_000)
     assert page.inner_text("#server") == "server down"
+    assert not page.js_errors
+
+
+def test_a_server_with_an_api_key_asks_for_it_and_then_plays_the_video(page, live_api_with_key):
+    page.goto(live_api_with_key.url)
+    page.locator("#api-key").wait_for(timeout=10_000)  # the first call was refused: the page asks
+    assert "needs an API key" in page.inner_text("#banner")
+    page.fill("#api-key", "wrong")
+    page.click(".key-form button")
+    _send(page, "a dog runs to the left")
+    page.wait_for_function("document.querySelector('#banner').textContent.includes('was refused')", timeout=10_000)
+    page.fill("#api-key", "sesame-123")
+    page.click(".key-form button")
+    page.click("#composer summary")
+    page.fill("#opt-steps", "2")
+    page.fill("#opt-rounds", "1")
+    _send(page, "a dog runs to the left")
+    card = page.locator("article.msg.bot").nth(0)
+    card.locator(".result video").first.wait_for(timeout=120_000)
+    assert card.locator(".log li", has_text=re.compile(r"^round 1: TTO fresh")).count() == 1  # events, with the key
+    _wait_playing(page, "article.msg.bot .result .player video")
+    assert page.eval_on_selector("article.msg.bot .result .player video", "v => v.src").startswith("blob:")
     assert not page.js_errors

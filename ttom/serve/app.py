@@ -214,7 +214,7 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
     if web:
         from ttom.web.routes import mount_web
 
-        mount_web(app)
+        mount_web(app, dependencies=v1)
     return app
 
 

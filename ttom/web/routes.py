@@ -23,10 +23,11 @@ ENTRY_ID = r"^[0-9a-fA-F]{4,32}$"
 JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 MAX_PAGES = 10  # conversations are read from the newest 1,000 jobs
 
-router = APIRouter()
+page_router = APIRouter()  # public: the page asks for the API key itself
+router = APIRouter()  # behind the job API's own dependencies (its API key)
 
 
-@router.get("/", include_in_schema=False)
+@page_router.get("/", include_in_schema=False)
 def index() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -94,8 +95,10 @@ def memory_entry(entry_id: str = PathParam(pattern=ENTRY_ID)) -> dict[str, Any]:
             "model": (e.signature or {}).get("model")}
 
 
-def mount_web(app: FastAPI) -> FastAPI:
-    """Serve the page on the job API's ``app`` (``ttom.serve.app.create_app``; its ``state.service`` is read)."""
-    app.include_router(router)
+def mount_web(app: FastAPI, dependencies: list | None = None) -> FastAPI:
+    """Serve the page on the job API's ``app`` (``ttom.serve.app.create_app``; its ``state.service`` is read);
+    ``dependencies`` guard the page's endpoints as they guard ``/v1`` (the API key)."""
+    app.include_router(page_router)
+    app.include_router(router, dependencies=dependencies or [])
     app.mount("/static", StaticFiles(directory=STATIC), name="ttom-web-static")
     return app

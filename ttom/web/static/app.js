@@ -20,10 +20,49 @@ function detailText(body, status) {
   return `the server answered ${status}`;
 }
 
+// the service's API key, when it has one (asked for on the first 401, kept for this tab)
+function authHeaders() {
+  const key = sessionStorage.getItem("ttom-api-key");
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+function askKey(message) {
+  const b = $("#banner");
+  b.hidden = false;
+  b.className = "banner";
+  b.dataset.kind = "key";
+  const input = el("input", { type: "password", id: "api-key", placeholder: "API key", size: 24 });
+  const form = el("form", { class: "key-form", onsubmit: (e) => {
+    e.preventDefault();
+    sessionStorage.setItem("ttom-api-key", input.value.trim());
+    showBanner(null);
+    loadThreads();
+  } }, `${message} `, input, " ", el("button", { type: "submit" }, "use key"));
+  b.replaceChildren(form);
+  input.focus();
+}
+
+// a URL a <video> or a link can open: with an API key, the file is fetched with it (a blob URL)
+async function mediaUrl(url) {
+  if (!sessionStorage.getItem("ttom-api-key")) return url;
+  const res = await fetch(url, { headers: authHeaders() });
+  if (!res.ok) throw new ApiError(`the server answered ${res.status} for ${url}`, res.status, "server");
+  return URL.createObjectURL(await res.blob());
+}
+
+function fileLink(url, text, download) {
+  return el("a", { href: url, target: "_blank", download: download || "", onclick: (e) => {
+    if (!sessionStorage.getItem("ttom-api-key")) return;
+    e.preventDefault();
+    mediaUrl(url).then((u) => { const a = el("a", { href: u, download: download || "", target: "_blank" }); a.click(); })
+      .catch((err) => showBanner(err.message, err.kind));
+  } }, text);
+}
+
 async function api(path, init = {}) {
   let res;
   try {
-    res = await fetch(path, { headers: { "Content-Type": "application/json" }, ...init });
+    res = await fetch(path, { ...init, headers: { "Content-Type": "application/json", ...authHeaders() } });
   } catch (e) {
     setServer(false);
     throw new ApiError("The ttom server cannot be reached: is it running? (start it with `ttom serve api`)", 0, "down");
@@ -32,6 +71,10 @@ async function api(path, init = {}) {
   const type = res.headers.get("content-type") || "";
   const body = type.includes("json") ? await res.json().catch(() => null) : null;
   if (res.ok) return body;
+  if (res.status === 401) {
+    askKey(sessionStorage.getItem("ttom-api-key") ? "That API key was refused; enter the right one:" : "This server needs an API key:");
+    throw new ApiError("the server needs an API key", 401, "key");
+  }
   if (res.status === 429 || res.status === 503) {
     const wait = res.headers.get("retry-after");
     throw new ApiError(`The server is busy: ${detailText(body, res.status)}${wait ? ` (try again in ${wait} s)` : ""}`,
@@ -65,6 +108,7 @@ function setServer(up) {
 
 function showBanner(text, kind = "error") {
   const b = $("#banner");
+  if (kind === "key" && text) return;  // the key form stays
   b.hidden = !text;
   b.textContent = text || "";
   b.dataset.kind = text ? kind : "";
@@ -172,6 +216,7 @@ function addJobCard(id) {
   node.dataset.job = id;
   $(".job-id", node).textContent = id;
   $(".stages", node).append(...STAGES.map(([k, label]) => el("li", { dataset: { stage: k } }, label)));
+  $(".live", node).hidden = true;  // shown from the first round on
   $("#chat").append(node);
   const card = { id, node, losses: [], round: 0, source: null, job: null, lastEvent: 0 };
   page.cards.set(id, card);
@@ -223,6 +268,7 @@ function onEvent(card, e) {
     log(card, e.hit ? `memory hit: entry ${String(e.entry_id).slice(0, 8)} (similarity ${Number(e.similarity).toFixed(2)}) → ${e.mode}`
                     : `memory: nothing similar${e.skipped ? ` (${e.skipped})` : ""}`);
   } else if (k === "generate") {
+    $(".live", card.node).hidden = false;
     card.round = e.round;
     card.losses = [];
     drawLoss(card);
@@ -256,28 +302,46 @@ function setStatus(card, status, extra) {
   card.node.dataset.status = status;
 }
 
+// the job's Server-Sent Events, read with fetch (an EventSource cannot send the API key)
 function follow(card, id) {
-  if (card.source) card.source.close();
-  const src = new EventSource(urls.events(id, card.lastEvent));  // after the events already shown
-  card.source = src;
-  src.onmessage = (m) => {
-    let e; try { e = JSON.parse(m.data); } catch { return; }
-    if (m.lastEventId) card.lastEvent = Math.max(card.lastEvent, Number(m.lastEventId) || 0);
-    onEvent(card, e);
-  };
-  for (const name of ["progress", "status", "end"]) {
-    src.addEventListener(name, (m) => {
-      let e; try { e = JSON.parse(m.data); } catch { e = {}; }
-      if (name === "status" && !e.event) e = { ...e, event: "status" };
-      if (name === "end") { src.close(); refresh(card); return; }
-      onEvent(card, e);
-    });
-  }
-  src.onerror = () => {  // the stream closed (job over) or the server went away: ask for the job itself
-    src.close();
+  if (card.source) card.source.abort();
+  const ctl = new AbortController();
+  card.source = ctl;
+  const again = () => {
+    if (card.source !== ctl) return;
     card.source = null;
     refresh(card).then((job) => { if (job && !FINAL.has(job.status) && job.status !== "waiting") setTimeout(() => follow(card, id), 1500); });
   };
+  readEvents(urls.events(id, card.lastEvent), ctl.signal, (m) => {  // after the events already shown
+    let e; try { e = JSON.parse(m.data); } catch { return; }
+    if (m.id) card.lastEvent = Math.max(card.lastEvent, Number(m.id) || 0);
+    onEvent(card, e);
+  }).then(again, (err) => { if (err.name !== "AbortError") again(); });
+}
+
+async function readEvents(url, signal, onMessage) {
+  const res = await fetch(url, { headers: authHeaders(), signal });
+  if (!res.ok) throw new ApiError(`events: the server answered ${res.status}`, res.status, "server");
+  const reader = res.body.getReader(), dec = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += dec.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const m = { id: null, data: [] };
+      for (const line of block.split("\n")) {
+        const j = line.indexOf(":");
+        if (j <= 0) continue;  // a comment (keep-alive) or a malformed line
+        const field = line.slice(0, j), val = line.slice(j + 1).replace(/^ /, "");
+        if (field === "data") m.data.push(val); else if (field === "id") m.id = val;
+      }
+      if (m.data.length) onMessage({ id: m.id, data: m.data.join("\n") });
+    }
+  }
 }
 
 async function refresh(card) {
@@ -330,8 +394,8 @@ function renderApproval(card, job) {
   const reject = el("button", { type: "button", class: "reject", onclick: () => answer(card, "reject") }, "Reject");
   const v = job.approval.validation;
   const notes = v && (v.warnings || []).length ? el("div", { class: "prompt-text" }, `validator notes: ${v.warnings.join("; ")}`) : null;
-  box.replaceChildren(el("p", {}, "Check the planned layout. Drag a box to move it, drag a corner to resize it (per keyframe); add or remove objects. What you see is what gets generated."),
-                      card.editor.el, notes, el("div", { class: "actions" }, approve, reject));
+  box.replaceChildren(...[el("p", {}, "Check the planned layout. Drag a box to move it, drag a corner to resize it (per keyframe); add or remove objects. What you see is what gets generated."),
+                      card.editor.el, notes, el("div", { class: "actions" }, approve, reject)].filter(Boolean));
   box.hidden = false;
   scrollDown();
 }
@@ -373,9 +437,9 @@ function renderResult(card, job, report, box) {
     reasons, memoryBlock(report));
   const actions = el("div", { class: "actions" }, toggle,
     el("button", { type: "button", class: "compare-btn", onclick: () => compare(card, job, report, player) }, "Compare with the plain model"),
-    el("a", { href: urls.content(job.id, "report"), target: "_blank" }, "report.json"),
-    el("a", { href: urls.content(job.id, "overlay"), target: "_blank" }, "overlay"),
-    el("a", { href: urls.content(job.id), download: `ttom-${job.id}.mp4` }, "download mp4"));
+    fileLink(urls.content(job.id, "report"), "report.json"),
+    fileLink(urls.content(job.id, "overlay"), "overlay"),
+    fileLink(urls.content(job.id), "download mp4", `ttom-${job.id}.mp4`));
   box.replaceChildren(el("div", { class: "result-grid" }, player.el, facts), actions, roundsStrip(job, report), el("div", { class: "compare" }));
   box.hidden = false;
   scrollDown();

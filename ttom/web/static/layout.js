@@ -70,7 +70,10 @@ function videoWithBoxes(src, layout, spec, size) {
   const wrap = document.createElement("div");
   wrap.className = "player";
   const video = document.createElement("video");
-  Object.assign(video, { src, muted: true, loop: true, autoplay: true, playsInline: true, controls: true });
+  Object.assign(video, { muted: true, loop: true, autoplay: true, playsInline: true, controls: true });
+  // src: a URL, or a promise of one (mediaUrl: a file fetched with the API key)
+  Promise.resolve(typeof mediaUrl === "function" ? mediaUrl(src) : src).then((u) => { video.src = u; },
+                                                                               (e) => { video.title = e.message; });
   video.setAttribute("muted", "");
   if (size) { video.style.width = `${size}px`; video.style.height = `${size}px`; }
   const canvas = document.createElement("canvas");
