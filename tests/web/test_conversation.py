@@ -8,7 +8,6 @@ edit on the same thread giving a second video, the plain model beside TTOM, and 
 
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
