@@ -93,6 +93,15 @@ def test_bad_bodies_are_refused_naming_the_field(make_client):
         assert err["param"] == field and field.split(".")[-1] in err["message"], (body, err)
     r = c.post("/v1/videos", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
+    huge = c.post("/v1/videos", content=b'{"prompt": "' + b"a" * (2 << 20) + b'"}',
+                  headers={"content-type": "application/json"})
+    assert huge.status_code == 413
+    form = c.post("/v1/videos", data={"prompt": PROMPT, "options[tto][steps]": "-1"})  # a form, as OpenAI's client
+    assert form.status_code == 422 and form.json()["error"]["param"] == "options.tto.steps"
+    queued = c.post("/v1/videos", data={"prompt": PROMPT, "options": '{"steps": 2}', "options[seed]": "7"})
+    assert queued.status_code == 422  # options given twice, as JSON text and as a field: refused, not guessed
+    upload = c.post("/v1/videos", data={"prompt": PROMPT}, files={"input_reference": ("a.png", b"png", "image/png")})
+    assert upload.status_code == 422 and "takes no file" in upload.json()["detail"]
     assert c.get("/v1/videos", params={"limit": 0}).json()["error"]["param"] == "limit"
     assert c.get("/v1/videos", params={"status": "done"}).status_code == 422
     assert c.get("/v1/videos").json()["data"] == []  # nothing refused was stored
@@ -152,7 +161,7 @@ def test_an_api_key_is_required_when_set(make_client):
 
 def test_a_running_job_is_cancelled_at_its_next_step_and_resumes(make_client):
     c = make_client()
-    job = c.post("/v1/videos", json={"prompt": PROMPT, "options": {"steps": 200, "tto": {"mode": "off"},
+    job = c.post("/v1/videos", json={"prompt": PROMPT, "options": {"steps": 80, "tto": {"mode": "off"},
                                                                   "critic": "off", "memory": False}}).json()
     running = wait_for(c, job["id"], until=("in_progress",))
     while running["stage"].get("name") != "step":
@@ -161,7 +170,7 @@ def test_a_running_job_is_cancelled_at_its_next_step_and_resumes(make_client):
     assert r.status_code == 200 and r.json()["cancel_requested"] is True
     stopped = wait_for(c, job["id"])
     assert stopped["status"] == "cancelled" and stopped["error"]["code"] == "cancelled"
-    assert stopped["stage"]["step"] < 200  # stopped inside the denoising loop, not after it
+    assert stopped["stage"]["step"] < 80  # stopped inside the denoising loop, not after it
     assert c.get(f"/v1/videos/{job['id']}/content").status_code == 409
 
     resumed = c.post(f"/v1/videos/{job['id']}/resume", json={})
@@ -248,3 +257,26 @@ def test_the_openapi_schema_documents_the_routes(make_client):
         assert p in paths
     create = spec["components"]["schemas"]["VideoCreate"]
     assert {"prompt", "options", "layout", "thread_id"} <= set(create["properties"])
+
+
+def test_a_server_stopped_mid_job_requeues_it_and_the_next_one_finishes_it():
+    from fastapi.testclient import TestClient
+
+    from ttom.serve.app import create_app
+    from ttom.serve.config import ServeConfig
+
+    config = ServeConfig(poll_s=0.05, flush_s=0.05, device="cpu", defaults={"model": "tiny-cogvideox"})
+    with TestClient(create_app(config)) as c:
+        job = c.post("/v1/videos", json={"prompt": PROMPT, "options": {"steps": 80, "tto": {"mode": "off"},
+                                                                      "critic": "off", "memory": False}}).json()
+        running = wait_for(c, job["id"], until=("in_progress",))
+        while running["stage"].get("name") != "step":
+            running = c.get(f"/v1/videos/{job['id']}").json()
+    # the lifespan's end stopped the worker at its next step and put the job back in the queue
+    with TestClient(create_app(config)) as c:
+        mid = c.get(f"/v1/videos/{job['id']}").json()
+        assert mid["attempts"] == 1 and mid["status"] in ("queued", "in_progress")
+        done = wait_for(c, job["id"])
+        assert done["status"] == "completed" and done["attempts"] == 2
+        events = [e for _, e in sse_events(c, job["id"])]
+        assert any(e.get("requeued") == "the server stopped" for e in events)

@@ -73,8 +73,8 @@ def test_twenty_jobs_on_two_ray_workers_one_killed_mid_run_all_finish_once(make_
                                                                      for i, j in final.items()}
     records = {i: service.store.get(i) for i in [first["id"], *ids]}
     assert all(r.completions == 1 for r in records.values())  # none completed twice
-    assert records[killed_job].attempts == 2  # moved to a new actor once
-    assert sum(r.attempts for r in records.values()) == 21
+    moved = [i for i, r in records.items() if r.attempts > 1]
+    assert moved == [killed_job] and records[killed_job].attempts == 2  # moved to a new actor, once
     events = service.store.events_after(killed_job)
     assert any("its worker ray-0 died" in (e.data.get("requeued") or "") for e in events)
     workers = Counter(e.data["worker"] for i in ids for e in service.store.events_after(i)

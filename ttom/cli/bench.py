@@ -259,3 +259,88 @@ def bench_memory(
     run(sizes=[int(x) for x in sizes.split(",") if x.strip()],
         backends=[b.strip() for b in backends.split(",") if b.strip()],
         queries=queries, postgres_url=postgres_url, record=record, as_json=as_json)
+
+
+serve_app = typer.Typer(help="The HTTP service on loopback: a load test, and throughput by Ray workers.",
+                        no_args_is_help=True)
+
+
+@serve_app.command("load")
+def bench_serve_load(
+    jobs: int = typer.Option(200, "--jobs", min=1, help="Submissions."),
+    clients: int = typer.Option(20, "--clients", min=1, help="Concurrent clients (threads, one HTTP client each)."),
+    poll: float = typer.Option(2.0, "--poll", min=0.01, help="Seconds between a client's rounds of status calls "
+                                                             "(one call per unfinished job of the client)."),
+    max_queue: int = typer.Option(100, "--max-queue", min=1, help="The server's queue bound (429 beyond it)."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """Many submissions and status polls against one embedded server: no job lost, submit and status latency."""
+    import os
+
+    from rich.console import Console
+
+    from ttom.bench.report import markdown_table, write_section
+    from ttom.serve import bench
+
+    console = Console()
+    load = os.getloadavg()[0]
+    r = bench.run_load(jobs, clients, poll, ["--max-queue", str(max_queue)],
+                       progress=lambda m: console.print(m, highlight=False, markup=False))
+    headers, rows = bench.load_table(r)
+    print_table(console, "ttom serve api: latency under load", headers, rows)
+    summary = bench.load_summary(r)
+    console.print(summary, highlight=False, markup=False)
+    for e in r.errors[:5]:
+        console.print(f"error: {e}", highlight=False, markup=False)
+    if not no_record:
+        body = (f"One embedded server (`ttom serve api`, one in-process worker, SQLite jobs), its queue bounded at "
+                f"{max_queue}; each job: `{json_dumps(bench.LIGHT_JOB)}` (as little model work as the graph allows). "
+                f"{clients} client threads submit their share of the {jobs} jobs at once (a 429 is sent again after its "
+                f"Retry-After plus up to as much jitter), then poll each of their jobs' status every {poll} s until all "
+                f"are final. Load average when it started: {load:.1f} (other work shares this machine).\n\n{summary}.\n\n"
+                + markdown_table(headers, rows))
+        console.print(f"recorded in {write_section('serve-load', 'HTTP service: load test on loopback', body)}")
+
+
+@serve_app.command("scale")
+def bench_serve_scale(
+    workers: str = typer.Option("1,2", "--workers", help="Numbers of Ray worker actors to compare."),
+    jobs: int = typer.Option(16, "--jobs", min=1, help="Jobs per run (the same set each time)."),
+    num_cpus: int = typer.Option(None, "--num-cpus", min=1, help="CPUs of the local Ray cluster (default: the "
+                                                                 "largest --workers; one per actor)."),
+    database_url: str = typer.Option(None, "--database-url", help="PostgreSQL (default: TTOM_TEST_POSTGRES_URL or "
+                                     "the local server); a schema of its own per run, dropped after."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """Throughput of the same jobs with 1 and 2 (...) Ray worker actors on a local cluster (num_gpus=0 on a CPU)."""
+    import os
+
+    from rich.console import Console
+
+    from ttom.bench.report import markdown_table, write_section
+    from ttom.serve import bench
+
+    console = Console()
+    counts = parse_ints(workers, "--workers")
+    if not counts or min(counts) < 1:
+        from ttom.errors import ConfigError
+
+        raise ConfigError("--workers takes numbers of workers >= 1, e.g. 1,2")
+    load = os.getloadavg()[0]
+    results = bench.run_scale(counts, jobs, database_url, num_cpus,
+                              progress=lambda m: console.print(m, highlight=False, markup=False))
+    headers, rows = bench.scale_table(results)
+    print_table(console, "ttom serve api on Ray: throughput by workers", headers, rows)
+    if not no_record:
+        body = (f"A local Ray cluster (`ttom serve api --ray local`), one worker actor per CPU (num_cpus=1, "
+                f"num_gpus=0: this machine has no GPU), jobs, checkpoints and memory in one PostgreSQL; each job: "
+                f"`{json_dumps(bench.SCALE_JOB)}` with its own seed; one warm-up job per worker first (model and "
+                f"MiniLM loaded). Time from the first submission to the last completion. Load average when it "
+                f"started: {load:.1f} (other work shares this machine).\n\n" + markdown_table(headers, rows))
+        console.print(f"recorded in {write_section('serve-scale', 'HTTP service on Ray: throughput by workers', body)}")
+
+
+def json_dumps(value) -> str:
+    import json
+
+    return json.dumps(value, separators=(", ", ": "))

@@ -18,11 +18,16 @@ def serve_mcp(
                                   help="How clients connect."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8765, "--port"),
+    service_url: str | None = typer.Option(None, "--service-url", envvar="TTOM_SERVICE_URL",
+                                           help="Send the jobs to a running 'ttom serve api' at this URL (results "
+                                                "as its URLs and as MCP resources) instead of running them here."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="TTOM_API_KEY",
+                                       help="The service's API key (with --service-url)."),
 ) -> None:
     """An MCP server (mcp >= 2): submit_video, job_status, job_result, resume_job (long jobs) and generate_video (one call)."""
     from ttom.tools.mcp_server import build_server
 
-    server = build_server()
+    server = build_server(service_url=service_url, api_key=api_key)
     if transport == "stdio":
         server.run("stdio")
     else:
@@ -100,7 +105,8 @@ def serve_api(
     typer.echo(f"ttom API and chat page on http://{host}:{port}/ (docs: /docs); jobs: {_masked(svc.store.url)}; "
                f"{svc.workers} worker(s){' on Ray' if ray else ' in this process'}"
                f"{'; API key required' if api_key else ''}", err=True)
-    uvicorn.run(app_, host=host, port=port, log_level=log_level)
+    # an open event stream must not hold the server up for ever when it is asked to stop
+    uvicorn.run(app_, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
 def _masked(url: str) -> str:

@@ -42,6 +42,7 @@ from ttom.serve.store import JobRecord
 
 VARIANTS = {"video": "video.mp4", "gif": "video.gif", "overlay": "overlay.png", "critic": "critic.png",
             "report": "report.json", "layout": "layout.json", "phi": "phi.safetensors"}
+MAX_BODY = 1 << 20  # bytes of a request body (a prompt, a layout, options): larger ones are refused with 413
 JobId = Path(max_length=100, description="the job's id (video_...)")
 
 
@@ -67,8 +68,9 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
         finally:
             await run_in_threadpool(svc.close)
 
-    app = FastAPI(title="ttom", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="ttom", version=__version__, lifespan=lifespan, max_body_size=MAX_BODY,
                   description="Compositional text-to-video as a job API: objects follow a planned layout (TTOM).")
+    app.add_middleware(FormAsJson, paths=("/v1/videos",))
     app.state.service = svc
     bearer = HTTPBearer(auto_error=False, description="the service's API key, when it has one")
 
@@ -102,20 +104,7 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
 
     # ----- views ---------------------------------------------------------------------------------
     def view(job: JobRecord, request: Request) -> VideoJob:
-        base = str(request.base_url).rstrip("/") + f"/v1/videos/{job.id}"
-        assets = {name: f"{base}/assets/{name}" for name in svc.asset_names(job)}
-        result = job.result
-        if result is not None:
-            result = {**result, "history": [{**h, "video_url": assets.get(h.get("video", ""))}
-                                            for h in result.get("history", [])]}
-        error = {"code": job.error_code, "message": job.error_message or ""} if job.status in ("failed", "cancelled") \
-            and job.error_code else None
-        return VideoJob(id=job.id, model=job.model, status=job.status, progress=job.progress,
-                        created_at=int(job.created_at), started_at=_int(job.started_at),
-                        completed_at=_int(job.finished_at) if job.status in FINAL else None, prompt=job.prompt,
-                        thread_id=job.thread_id, remixed_from_video_id=job.remixed_from, attempts=job.attempts,
-                        cancel_requested=job.cancel_requested, stage=job.stage or {}, error=error,
-                        approval=job.approval, result=result, assets=assets, events_url=f"{base}/events")
+        return VideoJob(**svc.view(job, str(request.base_url)))
 
     # ----- routes --------------------------------------------------------------------------------
     @app.get("/health", response_model=Health, tags=["service"])
@@ -132,9 +121,14 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
         return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "ttom", "loaded": m in loaded}
                                            for m in available_models()]}
 
-    @app.post("/v1/videos", response_model=VideoJob, dependencies=v1, tags=["videos"])
+    form_body = {"requestBody": {"content": {"multipart/form-data": {
+        "schema": {"$ref": "#/components/schemas/VideoCreate"}}}}}
+
+    @app.post("/v1/videos", response_model=VideoJob, dependencies=v1, tags=["videos"], openapi_extra=form_body)
     def create_video(body: VideoCreate, request: Request) -> VideoJob:
-        """Queue a video job; answers at once with its id (poll it, or stream its events)."""
+        """Queue a video job; answers at once with its id (poll it, or stream its events). The body is JSON, or
+        multipart/form-data as OpenAI's client and vLLM-Omni's send it (nested fields as ``options[steps]``, or
+        ``options`` / ``layout`` as JSON text)."""
         job = svc.submit(body.prompt, options=body.options, layout=body.layout, model=body.model, size=body.size,
                          thread_id=body.thread_id)
         return view(job, request)
@@ -218,5 +212,103 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
     return app
 
 
-def _int(t: float | None) -> int | None:
-    return int(t) if t is not None else None
+class FormAsJson:
+    """ASGI middleware: a multipart or urlencoded form POSTed to ``paths`` reaches the app as the JSON object
+    it spells (``options[tto][steps]=2`` → ``{"options": {"tto": {"steps": "2"}}}``; pydantic then reads the
+    numbers), so one pydantic model validates both, and a form's errors name the same fields."""
+
+    def __init__(self, app, paths: tuple[str, ...]) -> None:
+        self.app, self.paths = app, paths
+
+    async def __call__(self, scope, receive, send) -> None:
+        ctype = dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1").lower()
+        if (scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths
+                or not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded"))):
+            await self.app(scope, receive, send)
+            return
+        import json
+
+        from starlette.exceptions import HTTPException as StarletteHTTPException
+        from starlette.formparsers import MultiPartException
+        from starlette.requests import Request as StarletteRequest
+
+        try:  # no files: a video request has none (OpenAI's input_reference is not supported)
+            async with StarletteRequest(scope, receive).form(max_files=0, max_fields=200,
+                                                             max_part_size=MAX_BODY) as form:
+                data = form_to_dict(form.multi_items())
+        except (FormError, MultiPartException, StarletteHTTPException) as e:
+            message = getattr(e, "detail", None) or getattr(e, "message", None) or str(e)
+            field = getattr(e, "field", None)
+            if "files" in message:
+                message = f"a video request takes no file (OpenAI's input_reference is not supported): {message}"
+            response = JSONResponse({"detail": message, "error": {"message": message, "type": "invalid_request",
+                                                                  "param": field}}, status_code=422)
+            await response(scope, receive, send)
+            return
+        body = json.dumps(data).encode()
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        sent = False
+
+        async def receive_json():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app({**scope, "headers": headers}, receive_json, send)
+
+
+class FormError(ValueError):
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def form_to_dict(items) -> dict[str, Any]:
+    """Form fields as a nested object: ``a[b][c]`` keys nest, ``a[]`` and all-digit keys make lists, a
+    ``layout`` or ``options`` field holding a JSON object is read as one; a file is kept as its name. A field
+    given twice (or an object given both as JSON text and field by field) is a ``FormError`` naming it."""
+    import json
+    import re
+
+    out: dict[str, Any] = {}
+    as_json: set[str] = set()
+    for key, value in items:
+        if not isinstance(value, str):
+            value = f"(file {getattr(value, 'filename', '')})"
+        parts = re.findall(r"[^\[\]]+|\[\]", key) or [key]  # a[b][] -> a, b, []
+        if len(parts) == 1 and parts[0] in ("layout", "options") and value.lstrip().startswith("{"):
+            try:
+                value = json.loads(value)
+                as_json.add(parts[0])
+            except ValueError:
+                pass
+        field = ".".join(p for p in parts if p != "[]")
+        if (parts[0] in as_json and len(parts) > 1) or (parts[0] in out and parts[0] in as_json and len(parts) == 1):
+            raise FormError(f"{parts[0]}: given both as JSON text and field by field; give it one way", parts[0])
+        node = out
+        for i, part in enumerate(parts):
+            if i == len(parts) - 1:
+                if part in node:
+                    raise FormError(f"{field}: given twice", field)
+                node[part] = value
+            elif parts[i + 1] == "[]":
+                node.setdefault(part, []).append(value)
+                break
+            else:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise FormError(f"{field}: given both as a value and as an object", field)
+    return _lists(out)
+
+
+def _lists(node: Any) -> Any:
+    if isinstance(node, dict):
+        node = {k: _lists(v) for k, v in node.items()}
+        if node and all(k.isdigit() for k in node):
+            return [node[k] for k in sorted(node, key=int)]
+    elif isinstance(node, list):
+        return [_lists(v) for v in node]
+    return node

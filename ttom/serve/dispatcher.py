@@ -55,7 +55,9 @@ class Dispatcher:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        deadline = time.monotonic() + timeout
+        # in-process attempts stop at their next step and say so; a Ray actor's job is requeued at once (its
+        # actor goes with the server)
+        deadline = time.monotonic() + (timeout if shutdown is not None else 0.0)
         for slot in self.pool.slots:
             if slot.future is not None:
                 try:

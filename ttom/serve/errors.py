@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ttom.errors import TtomError
+from ttom.errors import ConfigError
 
 
-class ServiceError(TtomError):
+class ServiceError(ConfigError):
     """A request the service refuses; ``status`` is its HTTP status, ``param`` the field it names."""
 
     status = 400

@@ -142,7 +142,8 @@ def execute(store: JobStore, job_id: str, attempt: int, settings: Any, *, worker
                 if job.request_no is None:
                     if unfinished:  # someone else's run on this thread stopped half-way (the CLI's, another server)
                         raise _ThreadBusy(job.thread_id)
-                    store.set_request_no(job.id, attempt, done + 1)
+                    if not store.set_request_no(job.id, attempt, done + 1):
+                        raise JobStopped("lost")
                 run = run_agent(job.prompt, layout=job.layout, options=job.options, **kw)
             elif unfinished:
                 run = run_agent(resume=True, **kw)

@@ -120,5 +120,6 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     workers: int
+    ready: int = Field(description="workers that have started (a Ray actor answers once its resources are free)")
     busy: int
     jobs: dict[str, int]

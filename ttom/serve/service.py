@@ -20,7 +20,7 @@ from ttom.serve.config import ServeConfig, check_shared_databases
 from ttom.serve.dispatcher import Dispatcher
 from ttom.serve.errors import JobConflict, JobNotFound, ServiceError
 from ttom.serve.runner import ASSETS
-from ttom.serve.store import JobRecord, JobStore, NewJob
+from ttom.serve.store import FINAL, JobRecord, JobStore, NewJob
 
 
 class VideoService:
@@ -48,6 +48,10 @@ class VideoService:
 
     def start(self) -> None:
         if not self._started:
+            # what checking a request needs (the model registry pulls in torch): loaded now, not in the first request
+            import ttom.agents.nodes  # noqa: F401
+            import ttom.engine.backends  # noqa: F401
+
             self.dispatcher.start()
             self._started = True
 
@@ -68,7 +72,8 @@ class VideoService:
                model: str | None = None, size: str | None = None, thread_id: str | None = None,
                remixed_from: str | None = None) -> JobRecord:
         """A new job (queued). ``options``: a ``RunOptions`` or a dict of its fields."""
-        opts = self._options(options, model=model, size=size)
+        self.store.check_room(self.config.max_queue, self.workers)  # a full queue answers before any checking
+        opts = self.check_options(options, model=model, size=size)
         if thread_id is None:
             thread_id = f"thread_{uuid.uuid4().hex[:24]}"
         elif not self.store.thread_known(thread_id):
@@ -91,7 +96,8 @@ class VideoService:
         """The stored options a remix may carry over: all but the server's own (device, the defaults' paths)."""
         return {k for k in stored if k not in ("device", "out_dir", "phi")}
 
-    def _options(self, options: Any, *, model: str | None, size: str | None) -> dict[str, Any]:
+    def check_options(self, options: Any, *, model: str | None = None, size: str | None = None) -> dict[str, Any]:
+        """A client's options on top of the server's defaults, checked; a ``ServiceError`` naming the field."""
         from ttom.agents.nodes import check_model
         from ttom.agents.state import RunOptions, check_options
         from ttom.engine.backends import ALIASES, available_models
@@ -159,8 +165,27 @@ class VideoService:
     def health(self) -> dict[str, Any]:
         from ttom import __version__
 
-        return {"status": "ok", "version": __version__, "workers": self.workers, "busy": self.dispatcher.busy,
+        return {"status": "ok", "version": __version__, "workers": self.workers,
+                "ready": sum(1 for s in self.pool.slots if s.ready is True), "busy": self.dispatcher.busy,
                 "jobs": self.store.counts()}
+
+    def view(self, job: JobRecord, base_url: str | None = None) -> dict[str, Any]:
+        """The job as the API shows it (``schemas.VideoJob``); URLs under ``base_url`` (none without one)."""
+        base = f"{base_url.rstrip('/')}/v1/videos/{job.id}" if base_url else None
+        assets = {name: f"{base}/assets/{name}" for name in self.asset_names(job)} if base else {}
+        result = job.result
+        if result is not None and base:
+            result = {**result, "history": [{**h, "video_url": assets.get(h.get("video", ""))}
+                                            for h in result.get("history", [])]}
+        error = ({"code": job.error_code, "message": job.error_message or ""}
+                 if job.status in ("failed", "cancelled") and job.error_code else None)
+        return {"id": job.id, "object": "video", "model": job.model, "status": job.status, "progress": job.progress,
+                "created_at": int(job.created_at), "started_at": _int(job.started_at),
+                "completed_at": _int(job.finished_at) if job.status in FINAL else None, "prompt": job.prompt,
+                "thread_id": job.thread_id, "remixed_from_video_id": job.remixed_from, "attempts": job.attempts,
+                "cancel_requested": job.cancel_requested, "stage": job.stage or {}, "error": error,
+                "approval": job.approval, "result": result, "assets": assets,
+                "events_url": f"{base}/events" if base else ""}
 
     # ----- files ---------------------------------------------------------------------------------
     def asset_names(self, job: JobRecord) -> list[str]:
@@ -191,3 +216,7 @@ class VideoService:
         if run.resolve() not in resolved.parents or not resolved.is_file():
             raise JobNotFound(f"video job {job_id} has no {name}", param="name")
         return resolved
+
+
+def _int(t: float | None) -> int | None:
+    return int(t) if t is not None else None

@@ -170,7 +170,7 @@ class JobStore:
     def require(self, job_id: str) -> JobRecord:
         job = self.get(job_id)
         if job is None:
-            raise JobNotFound(f"no video job {job_id!r}", param="id")
+            raise JobNotFound(f"no job {job_id!r}", param="id")
         return job
 
     def list(self, *, after: str | None = None, limit: int = 20, order: str = "desc", status: str | None = None,
@@ -181,7 +181,7 @@ class JobStore:
             if after is not None:
                 cursor = repo.get_job(s, after)
                 if cursor is None:
-                    raise JobNotFound(f"after: no video job {after!r}", param="after")
+                    raise JobNotFound(f"after: no job {after!r}", param="after")
             rows = repo.list_jobs(s, after=cursor, limit=limit + 1, order=order, status=status, thread_id=thread_id)
             return [JobRecord.of(r) for r in rows[:limit]], len(rows) > limit
 
@@ -224,6 +224,14 @@ class JobStore:
             s.flush()
             return JobRecord.of(row)
 
+    def check_room(self, max_queue: int, workers: int = 1) -> None:
+        """``QueueFull`` when ``max_queue`` jobs wait already (``create`` checks again, in its transaction)."""
+        with self._tx(write=False) as s:
+            queued = repo.count_status(s).get("queued", 0)
+            if queued >= max_queue:
+                raise QueueFull(f"the queue is full ({queued} jobs waiting); retry later",
+                                retry_after=self._retry_after(s, workers))
+
     @staticmethod
     def _retry_after(s: Session, workers: int) -> int:
         """Seconds until a place in the queue is likely free: one job's recent mean time over the workers."""
@@ -236,7 +244,7 @@ class JobStore:
         with self._tx() as s:
             row = repo.get_job(s, job_id, lock=True)
             if row is None:
-                raise JobNotFound(f"no video job {job_id!r}", param="id")
+                raise JobNotFound(f"no job {job_id!r}", param="id")
             if row.status in FINAL:
                 raise JobConflict(f"video job {job_id} is {row.status}: nothing to cancel")
             if row.status == "in_progress":
@@ -251,7 +259,7 @@ class JobStore:
         with self._tx() as s:
             row = repo.get_job(s, job_id, lock=True)
             if row is None:
-                raise JobNotFound(f"no video job {job_id!r}", param="id")
+                raise JobNotFound(f"no job {job_id!r}", param="id")
             if row.status == "waiting":
                 if answer is None:
                     raise JobConflict(f"video job {job_id} waits for the layout's approval: resume it with answer "
