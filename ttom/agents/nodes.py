@@ -23,6 +23,7 @@ from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from ttom.agents.chat import rejected_message, request_text, result_message
 from ttom.agents.state import AgentContext, AgentState, RunOptions, check_options
 from ttom.critic.rounds import Knobs, round_seed
 from ttom.errors import ConfigError
@@ -129,18 +130,19 @@ def check_critic(opts: RunOptions, layout: Layout, judge: Any = None) -> None:
 
 # ----- plan, validate, repair, approve ------------------------------------------------------------
 def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """A layout for the request: the given one, an edit of the thread's previous one, or a new plan."""
+    """A layout for the request (``prompt``, or the last human message: ``ttom.agents.chat``): the given one,
+    an edit of the thread's previous one, or a new plan."""
     from ttom.planning.edits import edit_request
     from ttom.planning.plan import plan
 
     settings = _settings(runtime)
-    text = (state.get("prompt") or "").strip()
+    text, message_id = request_text(state)
     if not text:
         raise PlannerError("the prompt is empty; give a sentence describing the scene (or an edit of the last one)")
     opts = check_options(state.get("options"))
     check_model(opts.model or settings.model)
     start = time.perf_counter()
-    info: dict[str, Any] = {"request": text}
+    info: dict[str, Any] = {"request": text, "via": "message" if message_id else "prompt"}
     given = state.get("layout")
     previous = Layout.parse(state["current_layout"]) if state.get("current_layout") else None
     if given:
@@ -182,6 +184,7 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         "generation": {}, "critic": None, "critic_history": [], "history": [], "decision": None, "accepted": None,
         "memory": {},
         "timings": {"plan": info["seconds"]}, "run_dir": str(run_dir), "requests": n, "layout": None,
+        "prompt": text, "answered_message": message_id or state.get("answered_message"),
     }
 
 
@@ -271,7 +274,8 @@ def approve_layout(state: AgentState) -> dict[str, Any]:
         return {}
     if answer is False or str(answer).strip().lower() in ("reject", "rejected", "no", "n", "false"):
         _emit("approve", answer="rejected")
-        return {"decision": "rejected"}
+        chat = {"messages": [rejected_message()]} if _via_message(state) else {}
+        return {"decision": "rejected", **chat}
     raise ConfigError(f"approval answer {answer!r} not understood: resume with 'approve', 'reject' or "
                       "{'layout': {...}}")
 
@@ -503,6 +507,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
               "similarity": recall.get("similarity"), "geometry": recall.get("geometry"),
               "mode": recall.get("mode"), "action": "none"}
+    if recall.get("hit"):  # kept apart: entry_id names the entry written to, when one is
+        memory["recalled_entry_id"] = recall.get("entry_id")
     if recall.get("notes"):
         memory["notes"] = recall["notes"]  # hits passed over: removed meanwhile, or quarantined
     decision = best.get("decision")
@@ -588,8 +594,14 @@ def write_report(state: AgentState) -> dict[str, Any]:
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     _emit("report", path=str(path), video=str(run / "video.mp4"), accepted=accepted,
           delivered_round=report["delivered_round"])
+    chat = {"messages": [result_message(report, run)]} if _via_message(state) else {}
     return {"report_path": str(path), "video": str(run / "video.mp4"),
-            "current_layout": report.get("layout") or state["current_layout"]}
+            "current_layout": report.get("layout") or state["current_layout"], **chat}
+
+
+def _via_message(state: AgentState) -> bool:
+    """Whether the request came as a chat message (then the answer is an AI message too)."""
+    return (state.get("plan") or {}).get("via") == "message"
 
 
 # ----- routers ------------------------------------------------------------------------------------

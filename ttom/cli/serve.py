@@ -102,7 +102,7 @@ def serve_api(
 
     app_ = create_app(config, settings)
     svc = app_.state.service
-    typer.echo(f"ttom API on http://{host}:{port} (docs: /docs); jobs: {_masked(svc.store.url)}; "
+    typer.echo(f"ttom API and chat page on http://{host}:{port}/ (docs: /docs); jobs: {_masked(svc.store.url)}; "
                f"{svc.workers} worker(s){' on Ray' if ray else ' in this process'}"
                f"{'; API key required' if api_key else ''}", err=True)
     # an open event stream must not hold the server up for ever when it is asked to stop

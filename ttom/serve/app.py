@@ -47,10 +47,11 @@ JobId = Path(max_length=100, description="the job's id (video_...)")
 
 
 def create_app(config: ServeConfig | None = None, settings: Any = None, *, service: VideoService | None = None,
-               hook=None) -> FastAPI:
+               hook=None, web: bool = True) -> FastAPI:
     """The application around a ``VideoService`` (made from ``config`` and ``settings`` unless given).
 
     ``hook``: called with every agent progress event in the in-process worker (monitoring).
+    ``web``: serve the chat page at ``/`` (``ttom.web``).
     The service starts with the application's lifespan and stops with it (running jobs are requeued).
     """
     from ttom import __version__
@@ -204,6 +205,10 @@ def create_app(config: ServeConfig | None = None, settings: Any = None, *, servi
                 return
             await asyncio.sleep(svc.config.poll_s)
 
+    if web:
+        from ttom.web.routes import mount_web
+
+        mount_web(app, dependencies=v1)
     return app
 
 
