@@ -42,6 +42,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -100,6 +101,12 @@ ID_RE = re.compile(r"^[0-9a-f]{32}$")
 CANDIDATES = 32
 # recall_phi tries at most this many hits (best first) before it gives up and reports a miss.
 PHI_TRIES = 5
+
+
+@lru_cache(maxsize=4096)
+def _stored_scene(text: str, structure_hash: str) -> Scene:
+    """A stored scene, parsed once per process (an entry's scene never changes; the text is the key)."""
+    return Scene.from_json(text, structure_hash)
 
 
 class MemoryStore:
@@ -521,7 +528,10 @@ class MemoryStore:
             return []
         rows = repo.hit_rows(s, [group.ids[i] for i in top], scenes=scene is not None)
         hits = []
+        skips = 0
         for i in top:
+            if scene is not None and skips >= k:
+                break  # k near-identical hits in key order: no later candidate can come before them
             row = rows.get(group.ids[i])
             if row is None:  # deleted by another process since this generation: not a hit
                 continue
@@ -535,6 +545,7 @@ class MemoryStore:
                     signature_hash=row.signature_hash, created_at=as_time(row.created_at, "created_at"),
                     last_used_at=as_time(row.last_used_at, "last_used_at", required=False),
                     geometry=geo, mode=mode))
+                skips += mode == "skip"
             except (BadRowError, TypeError, ValueError) as e:
                 log.warning("memory entry %s skipped by recall: unreadable row (%s)", row.id, e)
                 if bad is not None:
@@ -549,7 +560,7 @@ class MemoryStore:
             return None, ("warm" if key_text is not None and row.key_text == key_text else None)
         if row.structure_hash != scene.structure_hash:  # changed since the index was read
             return None, None
-        geo = geometry(scene, Scene.from_json(row.scene_json, row.structure_hash))
+        geo = geometry(scene, _stored_scene(row.scene_json, row.structure_hash))
         return geo, mode_for(geo, self.geometry_skip, self.geometry_warm)
 
     def recall_phi(self, key: str | np.ndarray, signature: Any, *, top_k: int | None = None,
