@@ -189,3 +189,29 @@ def test_a_server_with_an_api_key_asks_for_it_and_then_plays_the_video(page, liv
     _wait_playing(page, "article.msg.bot .result .player video")
     assert page.eval_on_selector("article.msg.bot .result .player video", "v => v.src").startswith("blob:")
     assert not page.js_errors
+
+
+def test_a_busy_server_says_so_and_when_to_try_again(page):
+    from ttom.serve.app import create_app
+    from ttom.serve.config import ServeConfig
+
+    from .conftest import LiveServer
+
+    app = create_app(ServeConfig(defaults={"device": "cpu"}, poll_s=0.2, flush_s=0.2, max_queue=1))
+    with LiveServer(app) as server:
+        # one slow job running and one waiting fill the queue of one
+        body = {"prompt": "a red circle moving right", "options": {"steps": 400, "max_rounds": 1}}
+        ids = []
+        for _ in range(2):
+            r = httpx.post(f"{server.url}/v1/videos", json=body, timeout=30)
+            assert r.status_code in (200, 201, 202), r.text
+            ids.append(r.json()["id"])
+        assert httpx.post(f"{server.url}/v1/videos", json=body, timeout=30).status_code == 429
+        page.goto(server.url)
+        _send(page, "a dog runs to the left")
+        page.wait_for_function("document.querySelector('#banner').textContent.includes('server is busy')",
+                               timeout=15_000)
+        assert "try again in" in page.inner_text("#banner")
+        assert not page.js_errors
+        for job_id in ids:
+            httpx.delete(f"{server.url}/v1/videos/{job_id}", timeout=30)
