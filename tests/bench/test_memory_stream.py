@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -91,26 +90,25 @@ def test_keys_for_the_stream_are_precomputed_and_a_missing_one_is_one_line(tmp_p
 
 
 def test_a_short_stream_runs_a_recurring_scene_skips_and_a_stopped_run_resumes(tmp_path):
-    """Requests of one scene type (other colours): the first optimises and is memorized, the next are
-    near-identical layouts: φ loaded, no optimisation. The samples are on disk after each request, the memory
-    beside them, and --resume continues with both."""
+    """Two requests of one scene type (other colours): the first optimises and is memorized; the run stops.
+    Resumed, it keeps the first request and its memory: the second, a near-identical layout, loads φ and
+    skips optimisation. The samples are on disk after each request, the memory beside them."""
     from ttom.errors import ConfigError
 
     stream = [ms.Request(0, "spatial", "a red circle to the left of a blue square"),
-              ms.Request(1, "spatial", "a green triangle to the left of a yellow circle"),
-              ms.Request(2, "spatial", "a blue square to the left of a red circle")]
+              ms.Request(1, "spatial", "a green triangle to the left of a yellow circle")]
     path = tmp_path / "s.json"
     said: list[str] = []
-    got = ms.run(limit=2, conditions=("memory",), memorize="all", samples=path, stream=stream, progress=said.append)
-    assert [(s.index, s.mode, s.action) for s in got] == [(0, "fresh", "insert"), (1, "skip", "none")]
-    assert got[0].tto_iterations > 0 and got[1].tto_iterations == 0 and got[1].geometry == 1.0
-    assert json.loads(path.read_text())[1]["mode"] == "skip" and ms.memory_file(path).is_file()
+    kw = {"conditions": ("memory",), "memorize": "all", "samples": path, "stream": stream, "steps": 4,
+          "progress": said.append}
+    got = ms.run(limit=1, **kw)
+    assert [(s.index, s.mode, s.action) for s in got] == [(0, "fresh", "insert")] and got[0].tto_iterations > 0
+    assert ms.memory_file(path).is_file() and ms.load(path) == got
     said.clear()
-    more = ms.run(conditions=("memory",), memorize="all", samples=path, stream=stream, progress=said.append,
-                  resume=True)
-    assert len(said) == 1 and [(s.index, s.mode) for s in more] == [(0, "fresh"), (1, "skip"), (2, "skip")]
-    assert ms.load(path) == more
+    more = ms.run(resume=True, **kw)
+    assert len(said) == 1 and [(s.index, s.mode, s.action) for s in more] == [(0, "fresh", "insert"), (1, "skip", "none")]
+    assert more[1].tto_iterations == 0 and more[1].geometry == 1.0 and ms.load(path) == more
     with pytest.raises(ConfigError, match="not this stream's"):
-        ms.run(conditions=("memory",), samples=path, stream=stream[1:], resume=True)
+        ms.run(**{**kw, "stream": stream[1:]}, resume=True)
     with pytest.raises(ConfigError, match="give its --samples"):
-        ms.run(conditions=("memory",), stream=stream, resume=True)
+        ms.run(**{**kw, "samples": None}, resume=True)

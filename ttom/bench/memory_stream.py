@@ -117,13 +117,14 @@ def memory_file(samples: Path) -> Path:
 def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str] = ("tto", "memory"),
         memorize: str = "success", keys: Path | None = None, samples: Path | None = None, seed: int = SEED,
         progress: Callable[[str], None] = print, stream: Sequence[Request] | None = None,
-        resume: bool = False) -> list[StreamSample]:
+        resume: bool = False, steps: int | None = None) -> list[StreamSample]:
     """Run the stream (its first ``limit`` requests; ``stream``: other requests instead) and return the samples.
 
     With ``samples``, the samples are written after every request and the memory is kept beside them
     (``memory_file``); ``resume`` continues such a run: the requests it did are kept, not run again, and
     the memory is the one it left (a request cut short by a stop is run again; its memorize is written
-    once, by its idempotency key).
+    once, by its idempotency key). ``steps``: denoising steps (default: the model's; fewer only to check
+    that the benchmark runs).
     """
     from ttom.bench.shapes import success
     from ttom.critic.critique import critique
@@ -181,7 +182,8 @@ def run(limit: int | None = None, device: str = "cpu", conditions: Sequence[str]
                         phi, mode = got.phi, got.hit.mode or "warm"
                         extra = {"entry_id": got.hit.entry_id, "similarity": round(got.hit.similarity, 4),
                                  "geometry": None if got.hit.geometry is None else round(got.hit.geometry, 4)}
-                res = generate(backend, layout, recipe_config(backend, mode=mode), seed=seed + r.index, phi=phi)
+                res = generate(backend, layout, recipe_config(backend, mode=mode), seed=seed + r.index, phi=phi,
+                               steps=steps)
                 gen_s = time.perf_counter() - t0 - mem_s
                 rep = critique(res.frames, layout, backend="shapes").summary()
                 ok = success(r.category, rep)

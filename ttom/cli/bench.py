@@ -292,6 +292,8 @@ def bench_memory(
                                  "each request); the run's memory is kept beside it (NAME.memory.sqlite)."),
     resume: bool = typer.Option(False, "--resume", help="With --stream --samples: continue that run (its requests "
                                 "are kept, its memory reused), e.g. with a larger --limit."),
+    steps: int = typer.Option(None, "--steps", min=1, help="With --stream: denoising steps (default: the model's; "
+                              "fewer only to check that the benchmark runs)."),
     from_samples: Path = typer.Option(None, "--from-samples", help="With --stream: generate nothing, rebuild the "
                                       "tables and plots from an earlier run's --samples."),
     plots_dir: Path = typer.Option(Path("docs/img"), "--plots", help="With --stream: folder for the plot."),
@@ -312,7 +314,7 @@ def bench_memory(
         return
     if stream:
         _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record,
-                             resume)
+                             resume, steps)
         return
     from ttom.bench.memory import run
 
@@ -322,7 +324,7 @@ def bench_memory(
 
 
 def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, from_samples, plots_dir, record,
-                         resume) -> None:
+                         resume, steps) -> None:
     import re
 
     from rich.console import Console
@@ -340,7 +342,7 @@ def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, fro
             raise ConfigError(f"--device {device!r}: use cpu, cuda or cuda:N")
         got = memory_stream.run(limit=limit, device=device,
                                 conditions=tuple(c.strip() for c in conditions.split(",") if c.strip()),
-                                memorize=memorize, keys=keys, samples=samples, resume=resume,
+                                memorize=memorize, keys=keys, samples=samples, resume=resume, steps=steps,
                                 progress=lambda m: console.print(m, highlight=False, markup=False))
     sections = []
     for title, hs, rs in memory_stream.tables(got):
