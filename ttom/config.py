@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         default=False, description="let remote callers (MCP, HTTP) name server paths (model folders, outputs)")
     checkpoint_url: str | None = Field(default=None, description="LangGraph checkpointer URL; unset = SQLite in cache_dir")
 
+    # --- a running service (ttom serve api) ---------------------------------------------------
+    service_url: str | None = Field(default=None, description="send the MCP server's and the LangChain tool's jobs "
+                                                              "to this 'ttom serve api' (e.g. http://127.0.0.1:8000)")
+    api_key: str | None = Field(default=None, repr=False, description="the service's API key (server and clients)")
+
     @property
     def memory_url(self) -> str:
         if self.database_url:

@@ -21,7 +21,6 @@ import torch
 
 from ttom.errors import WeightsNotFoundError
 
-
 STATES_ENV = "TTOM_MINILM_STATES"
 PATH_ENV = "TTOM_MINILM_PATH"
 

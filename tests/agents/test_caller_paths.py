@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import anyio
 import pytest
 
@@ -65,13 +63,23 @@ def test_mcp_refuses_path_thread_ids_and_model_folders(tmp_path):
             assert r.is_error and "TTOM_ALLOW_REMOTE_PATHS" in r.content[0].text
 
     anyio.run(main)
-    assert (victim / "critic.png").read_bytes() == b"png" and server.jobs.jobs == {}
+    assert (victim / "critic.png").read_bytes() == b"png" and server.jobs.job_ids() == []
 
 
 def test_operator_may_allow_remote_model_folders(tmp_path):
-    from ttom.tools.mcp_server import JobManager
+    from ttom.serve.service import VideoService
 
-    jobs = JobManager({}, Settings(cache_dir=tmp_path, allow_remote_paths=True))
-    jobs._check_remote({"model": str(Path(tmp_path))})  # no error: the operator allowed it
-    with pytest.raises(ConfigError):
-        JobManager({}, Settings(cache_dir=tmp_path))._check_remote({"model": str(tmp_path)})
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "CogVideoXPipeline"}')
+    allowed = VideoService(settings=Settings(cache_dir=tmp_path, allow_remote_paths=True))
+    try:
+        assert allowed.check_options({"model": str(folder)})["model"] == str(folder)  # the operator allowed it
+    finally:
+        allowed.close()
+    refused = VideoService(settings=Settings(cache_dir=tmp_path))
+    try:
+        with pytest.raises(ConfigError, match="TTOM_ALLOW_REMOTE_PATHS"):
+            refused.check_options({"model": str(folder)})
+    finally:
+        refused.close()

@@ -59,6 +59,8 @@ def test_a_similar_scene_finds_phi_in_memory_and_skips_optimisation(tmp_path, op
                        keep_events=True)
     report = second.report
     assert report["memory"]["hit"] is True and report["memory"]["entry_id"] == entry
+    assert report["memory"]["recalled_entry_id"] == entry  # where φ came from, apart from where φ* went
+    assert "recalled_entry_id" not in first.report["memory"]  # a miss came from no entry
     assert report["memory"]["similarity"] >= 0.85 and report["memory"]["action"] == "update"
     assert report["tto"]["mode"] == "skip" and report["tto"]["losses"] == []
     assert not _events(second, "tto")

@@ -33,7 +33,9 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_without_regenerating(tmp_
     run = run_agent(thread_id="t-kill", resume=True, keep_events=True)
     kinds = [e["event"] for e in run.events]
     assert "generate" not in kinds and "tto" not in kinds and "step" not in kinds  # no GPU work redone
-    assert kinds[0] == "critic" and kinds[-1] == "report"
+    # the progress event reaches the callback while the critique node runs or just after its writes were
+    # saved (the stream hands events over asynchronously): either way the run resumes there, not earlier
+    assert kinds[0] in ("critic", "memorize") and kinds[-1] == "report", kinds
     assert video.stat().st_mtime_ns == mtime and not (out / "rounds" / "2").exists()
     report = run.report
     assert report["rounds"] == 1 and report["tto"]["mode"] == "fresh" and report["memory"]["action"] == "insert"

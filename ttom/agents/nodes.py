@@ -23,6 +23,7 @@ from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from ttom.agents.chat import rejected_message, request_text, result_message
 from ttom.agents.state import AgentContext, AgentState, RunOptions, check_options
 from ttom.critic.rounds import Knobs, round_seed
 from ttom.errors import ConfigError
@@ -66,19 +67,17 @@ def _backend(opts: RunOptions, settings):
     return load_backend(opts.model or settings.model, device=opts.device, dtype=opts.dtype)
 
 
-@lru_cache(maxsize=4)
-def _store_for(url: str):
+@lru_cache(maxsize=8)
+def _store_for(url: str, capacity: int, threshold: float, top_k: int):
     from ttom.memory import MemoryStore
 
-    return MemoryStore(url)
+    return MemoryStore(url, capacity=capacity, threshold=threshold, top_k=top_k)
 
 
 def _store(settings):
-    from ttom.memory import MemoryStore
-
-    if settings.memory_url.startswith("sqlite"):
-        return _store_for(settings.memory_url)  # one engine per file and process
-    return MemoryStore(settings=settings)
+    """The memory store of ``settings``: one per database and process (one engine and connection pool, reused
+    by every request, as a long-running service needs)."""
+    return _store_for(settings.memory_url, settings.memory_capacity, settings.memory_threshold, settings.memory_top_k)
 
 
 def _add_timing(state: AgentState, **seconds: float) -> dict[str, float]:
@@ -86,6 +85,13 @@ def _add_timing(state: AgentState, **seconds: float) -> dict[str, float]:
     for k, v in seconds.items():
         t[k] = round(t.get(k, 0.0) + v, 3)
     return t
+
+
+def _check_stop(runtime: Runtime[AgentContext] | None) -> None:
+    """The caller's stop hook (``AgentContext.stop``), when it has one: it raises to stop the run here."""
+    stop = runtime.context.stop if runtime is not None and runtime.context is not None else None
+    if stop is not None:
+        stop()
 
 
 def _thread_id() -> str:
@@ -124,18 +130,19 @@ def check_critic(opts: RunOptions, layout: Layout, judge: Any = None) -> None:
 
 # ----- plan, validate, repair, approve ------------------------------------------------------------
 def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """A layout for the request: the given one, an edit of the thread's previous one, or a new plan."""
+    """A layout for the request (``prompt``, or the last human message: ``ttom.agents.chat``): the given one,
+    an edit of the thread's previous one, or a new plan."""
     from ttom.planning.edits import edit_request
     from ttom.planning.plan import plan
 
     settings = _settings(runtime)
-    text = (state.get("prompt") or "").strip()
+    text, message_id = request_text(state)
     if not text:
         raise PlannerError("the prompt is empty; give a sentence describing the scene (or an edit of the last one)")
     opts = check_options(state.get("options"))
     check_model(opts.model or settings.model)
     start = time.perf_counter()
-    info: dict[str, Any] = {"request": text}
+    info: dict[str, Any] = {"request": text, "via": "message" if message_id else "prompt"}
     given = state.get("layout")
     previous = Layout.parse(state["current_layout"]) if state.get("current_layout") else None
     if given:
@@ -177,6 +184,7 @@ def plan_layout(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         "generation": {}, "critic": None, "critic_history": [], "history": [], "decision": None, "accepted": None,
         "memory": {},
         "timings": {"plan": info["seconds"]}, "run_dir": str(run_dir), "requests": n, "layout": None,
+        "prompt": text, "answered_message": message_id or state.get("answered_message"),
     }
 
 
@@ -266,7 +274,8 @@ def approve_layout(state: AgentState) -> dict[str, Any]:
         return {}
     if answer is False or str(answer).strip().lower() in ("reject", "rejected", "no", "n", "false"):
         _emit("approve", answer="rejected")
-        return {"decision": "rejected"}
+        chat = {"messages": [rejected_message()]} if _via_message(state) else {}
+        return {"decision": "rejected", **chat}
     raise ConfigError(f"approval answer {answer!r} not understood: resume with 'approve', 'reject' or "
                       "{'layout': {...}}")
 
@@ -375,6 +384,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     from ttom.engine.tto import choose_mode, generate
 
     opts, settings = _options(state), _settings(runtime)
+    _check_stop(runtime)
     backend = _backend(opts, settings)
     layout = _layout(state)
     k = int(state.get("round", 0)) + 1
@@ -400,7 +410,7 @@ def generate_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
             "tto_steps": min(cfg.steps, steps), "tto_iterations": cfg.iterations, "tto_total": n_tto,
             "object_weights": knobs.to_dict()["object_weights"]})
     result = generate(backend, layout, cfg, spec=spec, steps=steps, guidance_scale=opts.guidance, seed=seed,
-                      phi=phi, progress=lambda e: writer({**e, "round": k}))
+                      phi=phi, progress=lambda e: (_check_stop(runtime), writer({**e, "round": k})))
     write_outputs(out, result, layout, opts.model or settings.model)
     np.save(out / "frames.npy", result.frames)  # lossless, for the critic (read back with allow_pickle=False)
     gen = {"round": k, "dir": str(out), "frames": str(out / "frames.npy"), "video": str(out / "video.mp4"),
@@ -422,6 +432,7 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     from ttom.errors import WeightsNotFoundError
 
     opts, gen = _options(state), state["generation"]
+    _check_stop(runtime)
     judge = runtime.context.critic if runtime.context is not None else None
     start = time.perf_counter()
     if judge is None and opts.critic == "off":
@@ -496,6 +507,8 @@ def memorize_result(state: AgentState, runtime: Runtime[AgentContext]) -> dict[s
     memory = {"hit": bool(recall.get("hit")), "entry_id": recall.get("entry_id"),
               "similarity": recall.get("similarity"), "geometry": recall.get("geometry"),
               "mode": recall.get("mode"), "action": "none"}
+    if recall.get("hit"):  # kept apart: entry_id names the entry written to, when one is
+        memory["recalled_entry_id"] = recall.get("entry_id")
     if recall.get("notes"):
         memory["notes"] = recall["notes"]  # hits passed over: removed meanwhile, or quarantined
     decision = best.get("decision")
@@ -581,8 +594,14 @@ def write_report(state: AgentState) -> dict[str, Any]:
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     _emit("report", path=str(path), video=str(run / "video.mp4"), accepted=accepted,
           delivered_round=report["delivered_round"])
+    chat = {"messages": [result_message(report, run)]} if _via_message(state) else {}
     return {"report_path": str(path), "video": str(run / "video.mp4"),
-            "current_layout": report.get("layout") or state["current_layout"]}
+            "current_layout": report.get("layout") or state["current_layout"], **chat}
+
+
+def _via_message(state: AgentState) -> bool:
+    """Whether the request came as a chat message (then the answer is an AI message too)."""
+    return (state.get("plan") or {}).get("via") == "message"
 
 
 # ----- routers ------------------------------------------------------------------------------------

@@ -56,8 +56,14 @@ def run_agent(
     checkpointer: Any = None,
     on_event: EventFn | None = None,
     keep_events: bool = False,
+    stop: Callable[[], None] | None = None,
 ) -> AgentRun:
-    """Run (or resume) the graph on ``thread_id`` (a new one when None); see the module docstring."""
+    """Run (or resume) the graph on ``thread_id`` (a new one when None); see the module docstring.
+
+    ``stop``: called between units of GPU work (``AgentContext.stop``); it raises to end the run there.
+    ``on_event`` runs in the caller's thread while a node works in another: raising from it ends the
+    stream but not the node, so a caller that must stop the GPU work uses ``stop``.
+    """
     from langgraph.types import Command
 
     from ttom.agents.checkpoint import open_checkpointer
@@ -71,13 +77,13 @@ def run_agent(
         payload: Any = {"prompt": prompt or "", "layout": layout, "options": options or {}}
     else:
         payload = None if resume is True else Command(resume=resume)
-    ctx = AgentContext(settings=settings, critic=critic)
+    ctx = AgentContext(settings=settings, critic=critic, stop=stop)
 
     def go(cp) -> AgentRun:
         graph = build_graph(cp)
         if resume is not _NO_RESUME:
             snap = graph.get_state(config)
-            if not snap.next:
+            if not (snap.next or snap.tasks):  # tasks: a node whose writes were saved before the next checkpoint
                 raise ConfigError(f"thread {thread_id!r} has nothing to resume (it finished, or never started)")
         events: list[dict[str, Any]] = []
         pending = None

@@ -3,7 +3,10 @@
 Anything a checkpointer (SQLite, PostgreSQL) can persist and a resumed run can read back: no
 tensors, no frames, no φ bytes (those go to files in the run folder, referenced by path).
 
-``AgentInput`` is what a caller sends (CLI, LangChain tool, MCP, ``langgraph dev``); ``AgentState``
+``AgentInput`` is what a caller sends (CLI, LangChain tool, MCP, ``langgraph dev``): a ``prompt``, or
+``messages`` in the LangGraph chat convention (``ttom.agents.chat``: the last human message is the
+request, and the answer is an AI message; messages are LangChain objects, which every LangGraph
+checkpointer serialises, the one exception to plain JSON in the state); ``AgentState``
 is everything the nodes read and write; ``AgentOutput`` is what a run returns. ``RunOptions`` are
 the knobs of one request, validated once by the plan node and kept in state as a dict, so a resumed
 run uses the same ones. ``AgentContext`` is the per-invocation runtime context (not persisted):
@@ -15,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
@@ -110,17 +115,19 @@ def check_options(options: dict[str, Any] | None) -> RunOptions:
 
 
 class AgentInput(TypedDict):
-    """A request."""
+    """A request: a ``prompt``, or the last human message of ``messages`` (the chat convention)."""
 
-    prompt: str  # the scene ("a red car drives left ...") or, on a thread with a video, an edit ("make the dog bigger")
+    prompt: NotRequired[str]  # the scene ("a red car drives left ...") or, on a thread with a video, an edit ("make the dog bigger")
     layout: NotRequired[dict[str, Any] | None]  # follow this layout (the Layout contract) instead of planning one
     options: NotRequired[dict[str, Any]]  # RunOptions fields
+    messages: NotRequired[Annotated[list[AnyMessage], add_messages]]  # the chat: the last human message is the request
 
 
 class AgentState(AgentInput, total=False):
     """Everything the nodes share. Per-request fields are reset by the plan node."""
 
     # --- plan, validate, repair
+    answered_message: str | None  # id of the last human message a run took as its request
     scene_prompt: str  # the prompt the layout is planned for (an edit keeps or rewrites the previous one)
     current_layout: dict[str, Any]  # the working layout (the Layout contract)
     plan: dict[str, Any]  # planner, notes, seconds, edit applied
@@ -150,8 +157,9 @@ class AgentState(AgentInput, total=False):
 
 
 class AgentOutput(TypedDict, total=False):
-    """What a run returns."""
+    """What a run returns (``messages``: the chat, with the AI answer, when the request came as a message)."""
 
+    messages: Annotated[list[AnyMessage], add_messages]
     scene_prompt: str
     current_layout: dict[str, Any]
     video: str
@@ -170,8 +178,12 @@ class AgentContext:
 
     ``settings``: a ``ttom.config.Settings`` (default: the process settings). ``critic``: a
     ``VideoGrounder`` object to judge videos with instead of the one ``options.critic`` names (a
-    detector of one's own, or a test's judge).
+    detector of one's own, or a test's judge). ``stop``: called inside the GPU nodes between units
+    of work (before a round, each TTO iteration, each denoising step, before the critic); it raises
+    to stop the run there (a service's cancel): the node fails, its checkpoint stays resumable, and
+    finished nodes are not redone.
     """
 
     settings: Any = None
     critic: Any = None
+    stop: Any = None

@@ -49,7 +49,7 @@ def machine_line() -> str:
 
 def command_line() -> str:
     argv = list(sys.argv)
-    if argv and argv[0].endswith(("/ttom", "ttom", "ttom/cli.py", "ttom/cli/__main__.py")):  # or python -m ttom.cli
+    if argv and argv[0].endswith(("/ttom", "ttom", "ttom/cli.py", "ttom/cli/__main__.py")):  # the script, or python -m ttom.cli
         argv[0] = "ttom"
     return " ".join(shlex.quote(a) for a in argv)
 

@@ -49,6 +49,7 @@ def _register() -> None:
     app.add_typer(serve.app, name="serve")
     for name in ("planner", "memory", "shapes", "loop", "gpu"):
         bench_app.command(name)(getattr(bench, f"bench_{name}"))
+    bench_app.add_typer(bench.serve_app, name="serve")
     app.add_typer(bench_app, name="bench")
 
 

@@ -31,6 +31,20 @@ def load_samples(load, path: Path, command: str):
         raise ConfigError(f"{path}: not a samples file written by ttom bench {command} --samples ({e})") from None
 
 
+def samples_or_run(load, from_samples: list[Path] | None, command: str, run):
+    """The joined samples of earlier runs (``from_samples``, e.g. the shards of one run), or ``run()``;
+    a ``ValueError`` of the run (a bad argument) becomes one clear line."""
+    from ttom.bench.shapes import ShapesBench
+    from ttom.errors import ConfigError
+
+    if from_samples:
+        return ShapesBench([s for path in from_samples for s in load_samples(load, path, command).samples])
+    try:
+        return run()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def bench_shapes(
     per_category: int = typer.Option(4, "--per-category", "-n", help="Prompts per category."),
     seed: int = typer.Option(0, "--seed"),
@@ -73,16 +87,10 @@ def bench_shapes(
                      rank=rank)
     if conditioning not in shapes.CONDITIONINGS:
         raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")
-    if from_samples:
-        bench = shapes.ShapesBench([s for path in from_samples
-                                    for s in load_samples(shapes.load, path, "shapes").samples])
-    else:
-        try:
-            bench = shapes.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides,
-                               device=device, progress=lambda m: console.print(m, highlight=False), split=split,
-                               conditioning=conditioning, shard_spec=shard_spec)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+    bench = samples_or_run(shapes.load, from_samples, "shapes", lambda: shapes.run(
+        per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides, device=device,
+        progress=lambda m: console.print(m, highlight=False), split=split, conditioning=conditioning,
+        shard_spec=shard_spec))
     if samples and not from_samples:
         shapes.save(bench, samples)  # this run's own samples, before any baseline joins them
     if baseline:
@@ -140,21 +148,12 @@ def bench_loop(
     from ttom.bench import loop
     from ttom.bench.report import markdown_table, write_section
 
-    from ttom.bench.shapes import ShapesBench
-    from ttom.errors import ConfigError
-
     console = Console()
-    if from_samples:
-        bench = ShapesBench([s for path in from_samples for s in load_samples(loop.load, path, "loop").samples])
-    else:
-        try:
-            bench = loop.run(per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds,
-                             device=device, progress=lambda m: console.print(m, highlight=False), split=split,
-                             steps=steps, shard_spec=shard_spec)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        if samples:
-            loop.save(bench, samples)
+    bench = samples_or_run(loop.load, from_samples, "loop", lambda: loop.run(
+        per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
+        progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec))
+    if samples and not from_samples:
+        loop.save(bench, samples)
     headers, rows = loop.table(bench)
     pheaders, prows = loop.paired_table(bench)
     for title, hs, rs in (("shapes model: one TTO round vs best of 3 seeds vs the critic loop", headers, rows),
@@ -362,3 +361,86 @@ def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, fro
         console.print(f"recorded in {path}")
 
 
+serve_app = typer.Typer(help="The HTTP service on loopback: a load test, and throughput by Ray workers.",
+                        no_args_is_help=True)
+
+
+@serve_app.command("load")
+def bench_serve_load(
+    jobs: int = typer.Option(200, "--jobs", min=1, help="Submissions."),
+    clients: int = typer.Option(20, "--clients", min=1, help="Concurrent clients (threads, one HTTP client each)."),
+    poll: float = typer.Option(2.0, "--poll", min=0.01, help="Seconds between a client's rounds of status calls "
+                                                             "(one call per unfinished job of the client)."),
+    max_queue: int = typer.Option(100, "--max-queue", min=1, help="The server's queue bound (429 beyond it)."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """Many submissions and status polls against one embedded server: no job lost, submit and status latency."""
+    import os
+
+    from rich.console import Console
+
+    from ttom.bench.report import markdown_table, write_section
+    from ttom.serve import bench
+
+    console = Console()
+    load = os.getloadavg()[0]
+    r = bench.run_load(jobs, clients, poll, ["--max-queue", str(max_queue)],
+                       progress=lambda m: console.print(m, highlight=False, markup=False))
+    headers, rows = bench.load_table(r)
+    print_table(console, "ttom serve api: latency under load", headers, rows)
+    summary = bench.load_summary(r)
+    console.print(summary, highlight=False, markup=False)
+    for e in r.errors[:5]:
+        console.print(f"error: {e}", highlight=False, markup=False)
+    if not no_record:
+        body = (f"One embedded server (`ttom serve api`, one in-process worker, SQLite jobs), its queue bounded at "
+                f"{max_queue}; each job: `{json_dumps(bench.LIGHT_JOB)}` (as little model work as the graph allows). "
+                f"{clients} client threads submit their share of the {jobs} jobs at once (a 429 is sent again after its "
+                f"Retry-After plus up to as much jitter), then poll each of their jobs' status every {poll} s until all "
+                f"are final. Load average when it started: {load:.1f} (other work shares this machine).\n\n{summary}.\n\n"
+                + markdown_table(headers, rows))
+        console.print(f"recorded in {write_section('serve-load', 'HTTP service: load test on loopback', body)}")
+
+
+@serve_app.command("scale")
+def bench_serve_scale(
+    workers: str = typer.Option("1,2", "--workers", help="Numbers of Ray worker actors to compare."),
+    jobs: int = typer.Option(16, "--jobs", min=1, help="Jobs per run (the same set each time)."),
+    num_cpus: int = typer.Option(None, "--num-cpus", min=1, help="CPUs of the local Ray cluster (default: the "
+                                                                 "largest --workers; one per actor)."),
+    database_url: str = typer.Option(None, "--database-url", help="PostgreSQL (default: TTOM_TEST_POSTGRES_URL or "
+                                     "the local server); a schema of its own per run, dropped after."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write docs/benchmarks.md."),
+) -> None:
+    """Throughput of the same jobs with 1 and 2 (...) Ray worker actors on a local cluster (num_gpus=0 on a CPU)."""
+    import os
+
+    from rich.console import Console
+
+    from ttom.bench.report import markdown_table, write_section
+    from ttom.serve import bench
+
+    console = Console()
+    counts = parse_ints(workers, "--workers")
+    if not counts or min(counts) < 1:
+        from ttom.errors import ConfigError
+
+        raise ConfigError("--workers takes numbers of workers >= 1, e.g. 1,2")
+    load = os.getloadavg()[0]
+    results = bench.run_scale(counts, jobs, database_url, num_cpus,
+                              progress=lambda m: console.print(m, highlight=False, markup=False))
+    headers, rows = bench.scale_table(results)
+    print_table(console, "ttom serve api on Ray: throughput by workers", headers, rows)
+    if not no_record:
+        body = (f"A local Ray cluster (`ttom serve api --ray local`), one worker actor per CPU (num_cpus=1, "
+                f"num_gpus=0: this machine has no GPU), jobs, checkpoints and memory in one PostgreSQL; each job: "
+                f"`{json_dumps(bench.SCALE_JOB)}` with its own seed; one warm-up job per worker first (model and "
+                f"MiniLM loaded). Time from the first submission to the last completion. Load average when it "
+                f"started: {load:.1f} (other work shares this machine).\n\n" + markdown_table(headers, rows))
+        console.print(f"recorded in {write_section('serve-scale', 'HTTP service on Ray: throughput by workers', body)}")
+
+
+def json_dumps(value) -> str:
+    import json
+
+    return json.dumps(value, separators=(", ", ": "))

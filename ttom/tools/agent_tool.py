@@ -9,6 +9,10 @@
 ``response_format="content_and_artifact"``: the model reads a few lines, the caller gets the data.
 Each call runs on its own thread (or the one given, to edit the previous video), checkpointed like
 ``ttom generate``; approval is not asked (a tool call has no human in the loop).
+
+With ``service_url`` (or ``TTOM_SERVICE_URL``) the tool sends the job to a running ``ttom serve api``
+and waits for it: the artifact then has the job id and the service's URLs of the video and its
+files (``video_url``, ``urls``) instead of paths on this machine.
 """
 
 from __future__ import annotations
@@ -56,23 +60,67 @@ def _summarise(run) -> tuple[str, dict[str, Any]]:
     return text, artifact
 
 
+def _summarise_job(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A finished job of a running service, as the tool's text and artifact (URLs, not paths)."""
+    res = job.get("result") or {}
+    critic, memory = res.get("critic") or {}, res.get("memory") or {}
+    objects = [o["phrase"] for o in (res.get("layout") or {}).get("objects", [])]
+    urls = dict(job.get("assets") or {})
+    text = (f"Video at {urls.get('video.mp4')} ({len(objects)} objects: {', '.join(objects)}). "
+            f"{res.get('summary', '')} Job {job['id']}; thread {job['thread_id']} (pass it to edit this video).")
+    artifact = {"job_id": job["id"], "thread_id": job["thread_id"], "accepted": res.get("accepted"),
+                "rounds": res.get("rounds"), "delivered_round": res.get("delivered_round"),
+                "video_url": urls.get("video.mp4"), "urls": urls, "layout": res.get("layout"), "critic": critic,
+                "memory": memory, "tto": res.get("tto")}
+    return text, artifact
+
+
 def make_video_tool(defaults: dict[str, Any] | None = None, *, settings: Any = None, checkpointer: Any = None,
-                    critic: Any = None, name: str = "generate_video") -> StructuredTool:
+                    critic: Any = None, name: str = "generate_video", service_url: str | None = None,
+                    api_key: str | None = None, http: Any = None) -> StructuredTool:
     """A tool that runs the whole graph; ``defaults`` are RunOptions for every call (the call's own win);
-    ``critic``: a detector object to judge with (``AgentContext.critic``)."""
+    ``critic``: a detector object to judge with (``AgentContext.critic``). ``service_url`` (default:
+    ``TTOM_SERVICE_URL``): send the jobs to that running service instead (``api_key``: its key,
+    default ``TTOM_API_KEY``; ``http``: an httpx client to reach it with)."""
     from langchain_core.tools import ToolException
 
     from ttom.agents.run import run_agent
+    from ttom.config import get_settings
     from ttom.errors import TtomError
     from ttom.layout import LayoutError
 
     base = dict(defaults or {})
+    service_url = service_url or (settings or get_settings()).service_url
+    api_key = api_key or (settings or get_settings()).api_key
+
+    def _remote(prompt: str, thread_id: str | None, opts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        from ttom.paths import check_id
+        from ttom.serve.client import ServiceClient, ServiceClientError
+
+        with ServiceClient(service_url, api_key, http=http) as svc:
+            try:
+                if thread_id is not None:
+                    check_id(thread_id, "thread_id")
+                    try:  # an earlier job's id names its thread
+                        thread_id = svc.get(thread_id)["thread_id"]
+                    except ServiceClientError as e:
+                        if e.status != 404:
+                            raise
+                job = svc.wait(svc.submit(prompt, options=opts, thread_id=thread_id)["id"])
+            except TtomError as e:
+                raise ToolException(str(e)) from None
+        if job["status"] != "completed":
+            why = (job.get("error") or {}).get("message") or job["status"]
+            raise ToolException(f"the video job {job['id']} ended {job['status']}: {why}")
+        return _summarise_job(job)
 
     def _run(prompt: str, thread_id: str | None = None, model: str | None = None, seed: int | None = None,
              max_rounds: int | None = None) -> tuple[str, dict[str, Any]]:
         opts = {**base, **{k: v for k, v in {"model": model, "seed": seed, "max_rounds": max_rounds}.items()
                            if v is not None}}
         opts["approve"] = False
+        if service_url:
+            return _remote(prompt, thread_id, opts)
         try:
             run = run_agent(prompt, options=opts, thread_id=thread_id, settings=settings, checkpointer=checkpointer,
                             critic=critic)

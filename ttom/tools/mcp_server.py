@@ -3,28 +3,28 @@
 A video takes seconds to minutes, longer than many clients keep a tool call open, so the server
 offers the long-job pattern (MCP SDK v2 removed experimental tasks):
 
-- ``submit_video(prompt, ...)`` starts a job and returns its ``job_id`` at once;
-- ``job_status(job_id)`` says queued / running / done / failed / stopped, with the stage, a 0-1
-  progress fraction for the current round and the latest message (plan, memory hit, TTO loss,
-  denoising step, critic decision);
-- ``job_result(job_id)`` returns the video path, the layout, the critic and memory parts,
-  ``accepted`` (whether the critic accepted the delivered video; when not, it is the best of the
-  rounds) and a ``summary`` that says so in words;
-- ``resume_job(job_id)`` continues a job whose process died (its thread is checkpointed);
-- ``generate_video(prompt, ...)`` does all of it in one call, reporting progress notifications
-  (``ctx.report_progress``) while it runs, for clients that wait.
+- ``submit_video(prompt, ...)`` starts a job and returns its ``job_id`` at once (unique per
+  submission; ``thread_id`` names the conversation: pass it, or an earlier job id, to edit that video);
+- ``job_status(job_id)`` says queued / running / waiting / done / failed / stopped, with the stage,
+  a 0-1 progress fraction and the latest message (plan, memory hit, TTO loss, denoising step, critic);
+- ``job_result(job_id)`` returns ``accepted`` (whether the critic accepted the delivered video; when
+  not, it is the best of the rounds), a ``summary`` that says so in words, the layout, the critic and
+  memory parts, and where the files are: MCP ``resources`` (``ttom://videos/{job_id}/video.mp4``,
+  ``overlay.png``, ``critic.png``, ``report.json``), the service's ``urls`` (with a service), or
+  local paths (in-process);
+- ``resume_job(job_id)`` continues a failed or stopped job from its checkpoint;
+- ``generate_video(prompt, ...)`` does all of it in one call, reporting progress notifications.
 
-Jobs run one at a time in a worker thread (one GPU). A job id is the graph's thread id, so the
-status of a job from an earlier server process is read back from the checkpointer.
+Where the jobs run: in this process (the embedded service of ``ttom.serve``, its jobs in
+``<cache_dir>/mcp-jobs.sqlite``: a job of an earlier server process is still known, and one it left
+running resumes when this server starts its worker), or, with ``service_url`` (``--service-url``,
+``TTOM_SERVICE_URL``), on a running ``ttom serve api``, whose files a remote caller fetches by URL or
+through this server's resources.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 try:  # module level: the tools' annotations (Context) are evaluated in this module's namespace
@@ -33,167 +33,176 @@ try:  # module level: the tools' annotations (Context) are evaluated in this mod
 except ImportError:  # the mcp extra is not installed: build_server says so
     Context = MCPServer = ToolError = None
 
-
-@dataclass
-class Job:
-    job_id: str
-    prompt: str
-    options: dict[str, Any]
-    status: str = "queued"  # queued | running | done | failed
-    stage: str = "queued"
-    progress: float = 0.0
-    message: str = ""
-    error: str | None = None
-    result: dict[str, Any] | None = None
-    started: float = field(default_factory=time.time)
-
-    def on_event(self, e: dict[str, Any]) -> None:
-        kind = e.get("event")
-        self.stage = kind or self.stage
-        if kind == "plan":
-            self.message = f"planned {len(e['objects'])} objects: {', '.join(e['objects'])}"
-        elif kind == "memory":
-            self.message = f"memory hit (similarity {e['similarity']:.2f}, {e['mode']})" if e.get("hit") else "memory miss"
-        elif kind == "generate":
-            self._total, self._tto_done, self._round = e["tto_total"] + e["steps"], 0, e["round"]
-            self.progress, self.message = 0.0, f"round {e['round']}: {e['mode']} generation"
-        elif kind == "tto":
-            self._tto_done += 1
-            self.progress = min(1.0, self._tto_done / max(self._total, 1))
-            self.message = f"round {self._round}: TTO step {e['step']} iteration {e['iteration']} loss {e['loss']:.4f}"
-        elif kind == "step":
-            steps = e["steps"]
-            self.progress = min(1.0, (self._total - steps + e["step"] + 1) / max(self._total, 1))
-            self.message = f"round {self._round}: denoising step {e['step'] + 1}/{steps}"
-        elif kind == "critic":
-            self.message = f"critic: {e['decision']}" + (f" (mIoU {e['miou']:.2f})" if e.get("miou") is not None else "")
-        elif kind == "report":
-            verdict = {True: "accepted", False: "NOT accepted (best round delivered)"}.get(e.get("accepted"), "not judged")
-            self.progress, self.message = 1.0, f"wrote {e['video']}: {verdict}"
-
-    def status_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "status": self.status, "stage": self.stage, "progress": round(self.progress, 3),
-                "message": self.message, "error": self.error, "seconds": round(time.time() - self.started, 1)}
+# the service's statuses in this server's words
+STATUS = {"queued": "queued", "in_progress": "running", "waiting": "waiting", "completed": "done",
+          "failed": "failed", "cancelled": "stopped"}
+RESOURCES = {"video.mp4": "video/mp4", "overlay.png": "image/png", "critic.png": "image/png",
+             "report.json": "application/json"}
 
 
-class JobManager:
-    """Jobs by id; one worker thread runs them in order."""
+class LocalJobs:
+    """Jobs on the embedded service (no HTTP), started on first use."""
 
-    def __init__(self, defaults: dict[str, Any] | None = None, settings: Any = None) -> None:
-        self.defaults = dict(defaults or {})
-        self.settings = settings
-        self.jobs: dict[str, Job] = {}
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttom-job")
-        self.lock = threading.Lock()
+    local = True
 
-    def submit(self, prompt: str, options: dict[str, Any], thread_id: str | None = None, resume: bool = False) -> Job:
-        from ttom.errors import ConfigError
-        from ttom.paths import check_id
+    def __init__(self, defaults: dict[str, Any], settings: Any = None) -> None:
+        self.defaults, self.settings = defaults, settings
+        self._service = None
+        self._lock = threading.Lock()
 
-        if not resume and not (prompt or "").strip():
-            raise ConfigError("the prompt is empty; give a sentence describing the scene")
-        if thread_id is not None:
-            check_id(thread_id, "thread_id")
-        self._check_remote(options)
-        job = Job(thread_id or uuid.uuid4().hex, prompt, {**self.defaults, **options, "approve": False})
-        with self.lock:
-            if job.job_id in self.jobs and self.jobs[job.job_id].status in ("queued", "running"):
-                raise ConfigError(f"job {job.job_id} is still {self.jobs[job.job_id].status}")
-            self.jobs[job.job_id] = job
-        self.pool.submit(self._run, job, resume)
-        return job
+    @property
+    def service(self):
+        with self._lock:
+            if self._service is None:
+                from ttom.config import get_settings
+                from ttom.serve.config import ServeConfig
+                from ttom.serve.service import VideoService
 
-    def _check_remote(self, options: dict[str, Any]) -> None:
-        """A remote caller names no server path (a model folder) unless the operator allows it."""
-        from ttom.config import get_settings
-        from ttom.engine.backends import ALIASES, available_models
-        from ttom.errors import ConfigError
+                settings = self.settings or get_settings()
+                config = ServeConfig(defaults=self.defaults, poll_s=0.1, flush_s=0.1,
+                                     jobs_url=f"sqlite:///{settings.cache_dir / 'mcp-jobs.sqlite'}")
+                self._service = VideoService(config, settings)
+                self._service.start()
+            return self._service
 
-        settings = self.settings or get_settings()
-        model = options.get("model")
-        if model is not None and model not in available_models() and model not in ALIASES \
-                and not settings.allow_remote_paths:
-            raise ConfigError(f"model {str(model)[:60]!r} is not one of {', '.join(available_models())}; model "
-                              "folders on the server can be named only when TTOM_ALLOW_REMOTE_PATHS=1")
+    def _view(self, rec) -> dict[str, Any]:
+        view = self.service.view(rec)
+        view["asset_names"], view["run_dir"] = self.service.asset_names(rec), rec.run_dir
+        return view
 
-    def _run(self, job: Job, resume: bool) -> None:
-        from ttom.agents.run import run_agent
-        from ttom.tools.agent_tool import _summarise
+    def thread_of(self, job_or_thread: str) -> str:
+        rec = self.service.store.get(job_or_thread)
+        return rec.thread_id if rec is not None else job_or_thread
 
-        job.status = "running"
+    def submit(self, prompt: str, options: dict[str, Any], thread_id: str | None) -> dict[str, Any]:
+        return self._view(self.service.submit(prompt, options=options, thread_id=thread_id))
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        return self._view(self.service.get(job_id))
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        return self._view(self.service.resume(job_id))
+
+    def asset(self, job_id: str, name: str) -> bytes:
+        if name == "report.json":
+            import json
+
+            self.service.asset_path(job_id, name)  # exists, and the job is completed
+            return json.dumps(self.service.get(job_id).result, indent=2).encode()
+        return self.service.asset_path(job_id, name).read_bytes()
+
+    def job_ids(self) -> list[str]:
+        return [r.id for r in self.service.list(limit=100)[0]] if self._service is not None else []
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()
+
+
+class RemoteJobs:
+    """Jobs on a running ``ttom serve api`` at ``url``."""
+
+    local = False
+
+    def __init__(self, defaults: dict[str, Any], url: str, api_key: str | None = None, http: Any = None) -> None:
+        from ttom.serve.client import ServiceClient
+
+        self.defaults = defaults
+        self.client = ServiceClient(url, api_key, http=http)
+
+    def _view(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {**job, "asset_names": list(job.get("assets") or {})}
+
+    def thread_of(self, job_or_thread: str) -> str:
+        from ttom.serve.client import ServiceClientError
+
         try:
-            if resume:
-                run = run_agent(thread_id=job.job_id, resume=True, settings=self.settings, on_event=job.on_event)
-            else:
-                run = run_agent(job.prompt, options=job.options, thread_id=job.job_id, settings=self.settings,
-                                on_event=job.on_event)
-            text, artifact = _summarise(run)
-            job.result = {"summary": text, **artifact}
-            job.status = "done"
-        except Exception as e:  # the job's error goes to job_status / job_result, not the server
-            job.status, job.error = "failed", f"{type(e).__name__}: {e}"
+            return self.client.get(job_or_thread)["thread_id"]
+        except ServiceClientError as e:
+            if e.status == 404:
+                return job_or_thread
+            raise
 
-    def status(self, job_id: str) -> dict[str, Any]:
-        job = self.jobs.get(job_id)
-        if job is not None:
-            return job.status_dict()
-        return self._from_checkpoint(job_id)
+    def submit(self, prompt: str, options: dict[str, Any], thread_id: str | None) -> dict[str, Any]:
+        return self._view(self.client.submit(prompt, options={**self.defaults, **options}, thread_id=thread_id))
 
-    def _from_checkpoint(self, job_id: str) -> dict[str, Any]:
-        """A job of an earlier server process: what its checkpointed thread says."""
-        from ttom.agents.checkpoint import open_checkpointer
-        from ttom.agents.graph import build_graph
-        from ttom.errors import ConfigError
+    def get(self, job_id: str) -> dict[str, Any]:
+        return self._view(self.client.get(job_id))
 
-        with open_checkpointer(self.settings) as cp:
-            snap = build_graph(cp).get_state({"configurable": {"thread_id": job_id}})
-        if not snap.values:
-            raise ConfigError(f"no job {job_id!r} (neither running here nor in the checkpoints)")
-        if snap.next:
-            return {"job_id": job_id, "status": "stopped", "stage": snap.next[0], "progress": 0.0,
-                    "message": f"stopped before {snap.next[0]}; call resume_job to continue", "error": None}
-        return {"job_id": job_id, "status": "done", "stage": "report", "progress": 1.0,
-                "message": f"wrote {snap.values.get('video')}", "error": None}
+    def resume(self, job_id: str) -> dict[str, Any]:
+        return self._view(self.client.resume(job_id))
 
-    def result(self, job_id: str) -> dict[str, Any]:
-        from ttom.errors import ConfigError
+    def asset(self, job_id: str, name: str) -> bytes:
+        return self.client.download(job_id, name)
 
-        job = self.jobs.get(job_id)
-        if job is None:
-            st = self._from_checkpoint(job_id)
-            if st["status"] != "done":
-                raise ConfigError(f"job {job_id} is {st['status']}: {st['message']}")
-            from ttom.agents.checkpoint import open_checkpointer
-            from ttom.agents.graph import build_graph
-            from ttom.agents.run import AgentRun
-            from ttom.tools.agent_tool import _summarise
+    def job_ids(self) -> list[str]:
+        return [j["id"] for j in self.client.list(limit=100)["data"]]
 
-            with open_checkpointer(self.settings) as cp:
-                values = build_graph(cp).get_state({"configurable": {"thread_id": job_id}}).values
-            text, artifact = _summarise(AgentRun(job_id, dict(values)))
-            return {"summary": text, **artifact}
-        if job.status == "failed":
-            raise ConfigError(f"job {job_id} failed: {job.error}")
-        if job.status != "done":
-            raise ConfigError(f"job {job_id} is {job.status} ({job.message or job.stage}); ask job_status, then "
-                              "job_result when it is done")
-        return job.result or {}
+    def close(self) -> None:
+        self.client.close()
 
 
-def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
-    """The MCP server; ``defaults`` are RunOptions applied to every job."""
+def status_of(job: dict[str, Any]) -> dict[str, Any]:
+    stage = job.get("stage") or {}
+    seconds = None
+    if job.get("started_at"):
+        import time
+
+        seconds = round((job.get("completed_at") or time.time()) - job["started_at"], 1)
+    return {"job_id": job["id"], "thread_id": job["thread_id"], "status": STATUS.get(job["status"], job["status"]),
+            "stage": stage.get("name"), "progress": round(job["progress"] / 100, 3),
+            "message": stage.get("message") or "", "error": (job.get("error") or {}).get("message"),
+            "seconds": seconds}
+
+
+def result_of(job: dict[str, Any], jobs: Any) -> dict[str, Any]:
+    """A completed job's result: verdict, layout, critic and memory parts, and where its files are."""
+    from ttom.errors import ConfigError
+
+    if job["status"] != "completed":
+        st = status_of(job)
+        if job["status"] == "failed":
+            raise ConfigError(f"job {job['id']} failed: {st['error']}")
+        raise ConfigError(f"job {job['id']} is {st['status']} ({st['message'] or st['stage']}); ask job_status, then "
+                          "job_result when it is done")
+    res = job["result"] or {}
+    names = job.get("asset_names") or []
+    out = {"job_id": job["id"], "thread_id": job["thread_id"],
+           "summary": f"{res.get('summary', '')} Thread {job['thread_id']} (pass it to edit this video).",
+           "accepted": res.get("accepted"), "rounds": res.get("rounds"), "delivered_round": res.get("delivered_round"),
+           "layout": res.get("layout"), "critic": res.get("critic"), "memory": res.get("memory"), "tto": res.get("tto"),
+           "resources": {n: f"ttom://videos/{job['id']}/{n}" for n in RESOURCES if n in names}}
+    if jobs.local:
+        from pathlib import Path
+
+        run = Path(job["run_dir"])
+        out.update(video=str(run / "video.mp4"), report_path=str(run / "report.json"), run_dir=str(run))
+    else:
+        out["urls"] = dict(job.get("assets") or {})
+        out["video_url"] = out["urls"].get("video.mp4")
+    return out
+
+
+def build_server(defaults: dict[str, Any] | None = None, settings: Any = None, *, service_url: str | None = None,
+                 api_key: str | None = None, http: Any = None):
+    """The MCP server; ``defaults`` are RunOptions applied to every job; ``service_url``: run the jobs on that
+    ``ttom serve api`` (``http``: an httpx client to reach it with) instead of in this process."""
     if MCPServer is None:
         from ttom.errors import ConfigError
 
         raise ConfigError("the MCP server needs the mcp extra (mcp >= 2): pip install 'ttom[mcp]'")
     import anyio
 
-    jobs = JobManager(defaults, settings)
     from ttom import __version__
+    from ttom.config import get_settings
 
+    service_url = service_url or (settings or get_settings()).service_url
+    api_key = api_key or (settings or get_settings()).api_key
+    base = {**(defaults or {}), "approve": False}  # a tool call has no human to approve a layout
+    jobs: Any = RemoteJobs(base, service_url, api_key, http) if service_url else LocalJobs(base, settings)
     server = MCPServer("ttom", version=__version__, instructions="Compositional text-to-video: submit_video starts a "
-                       "job (objects follow a planned layout); poll job_status; job_result gives the video path, "
-                       "scores and whether the critic accepted the video.")
+                       "job (objects follow a planned layout); poll job_status; job_result says whether the critic "
+                       "accepted the video and where it is (MCP resources ttom://videos/{job_id}/video.mp4, ...).")
 
     def clear(fn):
         """ttom's own errors reach the client as tool errors with their message."""
@@ -209,47 +218,68 @@ def build_server(defaults: dict[str, Any] | None = None, settings: Any = None):
                 raise ToolError(str(e)) from None
         return wrapper
 
-    def _opts(model: str | None, seed: int | None, max_rounds: int | None) -> dict[str, Any]:
-        return {k: v for k, v in {"model": model, "seed": seed, "max_rounds": max_rounds}.items() if v is not None}
+    def _submit(prompt: str, model: str | None, seed: int | None, max_rounds: int | None,
+                thread_id: str | None) -> dict[str, Any]:
+        from ttom.paths import check_id
+
+        opts = {k: v for k, v in {"model": model, "seed": seed, "max_rounds": max_rounds}.items() if v is not None}
+        if thread_id is not None:
+            thread_id = jobs.thread_of(check_id(thread_id, "thread_id"))
+        return jobs.submit(prompt, opts, thread_id)
 
     @server.tool()
     def submit_video(prompt: str, model: str | None = None, seed: int | None = None, max_rounds: int | None = None,
                      thread_id: str | None = None) -> dict[str, Any]:
         """Start generating a video whose objects follow a planned layout; returns a job_id at once.
-        thread_id: an earlier job's id to edit its video ("make the dog bigger")."""
-        return clear(jobs.submit)(prompt, _opts(model, seed, max_rounds), thread_id).status_dict()
+        thread_id: an earlier job's thread_id (or its job_id) to edit its video ("make the dog bigger")."""
+        return status_of(clear(_submit)(prompt, model, seed, max_rounds, thread_id))
 
     @server.tool()
     def job_status(job_id: str) -> dict[str, Any]:
-        """Status of a job: queued, running, done, failed or stopped; stage, progress (0-1) and the latest message."""
-        return clear(jobs.status)(job_id)
+        """Status of a job: queued, running, waiting, done, failed or stopped; stage, progress (0-1) and the latest
+        message."""
+        return status_of(clear(jobs.get)(job_id))
 
     @server.tool()
     def job_result(job_id: str) -> dict[str, Any]:
         """The result of a finished job: summary (in words, including whether the critic accepted the video),
-        accepted (true / false / null when no critic ran), video path, report path, layout, critic part (the
-        delivered round's) and memory use. accepted false: no round passed the critic; the best one is returned."""
-        return clear(jobs.result)(job_id)
+        accepted (true / false / null when no critic ran), layout, critic part (the delivered round's), memory use,
+        and the files: resources (MCP URIs to read), urls (a service's) or video / report_path (local). accepted
+        false: no round passed the critic; the best one is returned."""
+        return clear(lambda: result_of(jobs.get(job_id), jobs))()
 
     @server.tool()
     def resume_job(job_id: str) -> dict[str, Any]:
-        """Continue a stopped job from its last checkpoint (finished GPU work is not redone)."""
-        return clear(jobs.submit)("", {}, job_id, resume=True).status_dict()
+        """Continue a failed or stopped job from its last checkpoint (finished GPU work is not redone)."""
+        return status_of(clear(jobs.resume)(job_id))
 
     @server.tool()
     async def generate_video(prompt: str, ctx: Context, model: str | None = None, seed: int | None = None,
                              max_rounds: int | None = None) -> dict[str, Any]:
         """Generate a video in one call, with progress notifications; prefer submit_video for long jobs. The result
         is job_result's: check accepted (false: the critic accepted no round; the best attempt is returned)."""
-        job = clear(jobs.submit)(prompt, _opts(model, seed, max_rounds))
+        job = await anyio.to_thread.run_sync(clear(_submit), prompt, model, seed, max_rounds, None)
         last = None
-        while job.status in ("queued", "running"):
-            now = (job.stage, round(job.progress, 2), job.message)
+        while job["status"] not in ("completed", "failed", "cancelled", "waiting"):
+            st = status_of(job)
+            now = (st["stage"], st["progress"], st["message"])
             if now != last:
-                await ctx.report_progress(job.progress, 1.0, job.message or job.stage)
+                await ctx.report_progress(st["progress"], 1.0, st["message"] or st["stage"])
                 last = now
-            await anyio.sleep(0.2)
-        return clear(jobs.result)(job.job_id)
+            await anyio.sleep(0.1)
+            job = await anyio.to_thread.run_sync(clear(jobs.get), job["id"])
+        return clear(lambda: result_of(job, jobs))()
+
+    def _resource(name: str, mime: str) -> None:
+        @server.resource(f"ttom://videos/{{job_id}}/{name}", name=name, mime_type=mime,
+                         description=f"{name} of a finished job")
+        def read(job_id: str) -> bytes:
+            from ttom.paths import check_id
+
+            return jobs.asset(check_id(job_id, "job id"), name)
+
+    for name, mime in RESOURCES.items():
+        _resource(name, mime)
 
     server.jobs = jobs  # for tests and embedding
     return server
