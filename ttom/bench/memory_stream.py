@@ -335,9 +335,10 @@ def plots(samples: Sequence[StreamSample], folder: Path) -> list[Path]:
             continue
         idx = np.array([s.index + 1 for s in xs])
         ok = np.array([s.success for s in xs], dtype=float)
-        w = min(WINDOW, len(xs))
-        rolling = np.convolve(ok, np.ones(w) / w, mode="valid")
-        ax[0].plot(idx[w - 1:], rolling, color=colour, label=f"{'fresh TTO' if cond == 'tto' else 'memory on'}")
+        c = np.concatenate([[0.0], np.cumsum(ok)])
+        lo = np.maximum(0, np.arange(1, len(ok) + 1) - WINDOW)
+        rolling = (c[1:] - c[lo]) / (np.arange(1, len(ok) + 1) - lo)  # the last WINDOW requests (fewer at first)
+        ax[0].plot(idx, rolling, color=colour, label=f"{'fresh TTO' if cond == 'tto' else 'memory on'}")
         ax[1].plot(idx, [s.seconds for s in xs], ".", ms=3, color=colour, alpha=0.6,
                    label=f"{'fresh TTO' if cond == 'tto' else 'memory on'}")
         if cond == "memory":
@@ -345,7 +346,7 @@ def plots(samples: Sequence[StreamSample], folder: Path) -> list[Path]:
                 if s.mode == "skip":
                     ax[1].plot(s.index + 1, s.seconds, "x", ms=3, color="tab:green")
     ax[0].set_xlabel("request")
-    ax[0].set_ylabel(f"success (rolling mean of {WINDOW})")
+    ax[0].set_ylabel(f"success (mean of the last {WINDOW})")
     ax[0].set_ylim(0, 1)
     ax[1].set_xlabel("request")
     ax[1].set_ylabel("seconds (green x: skip)")
