@@ -301,7 +301,7 @@ def frame_aspect(model: str, opts: RunOptions) -> float:
     from ttom.engine.backends import describe
 
     video = describe(model).defaults.video
-    return (opts.width or video.width) / (opts.height or video.height)
+    return dataclasses.replace(video, width=opts.width or video.width, height=opts.height or video.height).aspect
 
 
 def adapter_signature(model: str, opts: RunOptions) -> dict[str, Any]:

@@ -67,12 +67,12 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
     from ttom.planning.plan import plan, repair_from_critic
 
     backend = load_backend("shapes", device)
-    aspect = backend.defaults.video.width / backend.defaults.video.height  # the planner sizes boxes for it
     overrides = tto_overrides or {}
     steps = steps or backend.defaults.steps
     bench = ShapesBench()
     chosen = shard(list(enumerate(prompts(per_category, seed, split)[:limit])), shard_spec)
-    items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=aspect).layout) for k, (cat, cap) in chosen]
+    items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=backend.defaults.video.aspect).layout)
+             for k, (cat, cap) in chosen]
 
     def knobs_of(cfg) -> Knobs:
         return Knobs(steps=cfg.steps, iterations=cfg.iterations, lr=cfg.lr, loss_threshold=cfg.loss_threshold,

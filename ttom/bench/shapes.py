@@ -185,12 +185,11 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
     if shard_spec and ({"skip", "warm"} & set(conditions)):
         raise ValueError("the memory streams (skip, warm) cannot be sharded: run them in one process")
     backend = load_backend("shapes", device)
-    aspect = backend.defaults.video.width / backend.defaults.video.height  # the planner sizes boxes for it
     overrides = tto_overrides or {}
     bench = ShapesBench()
     # seeds follow the prompt's place in the whole set, so a sharded run makes the same videos
     numbered = list(enumerate(prompts(per_category, seed, split)))
-    items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=aspect).layout)
+    items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=backend.defaults.video.aspect).layout)
              for k, (cat, cap) in shard(numbered, shard_spec)]
 
     def judge(k, cat, cap, layout, cond, result, seconds, **extra):

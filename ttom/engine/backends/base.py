@@ -22,6 +22,11 @@ class VideoSpec:
     width: int
     fps: int = 8
 
+    @property
+    def aspect(self) -> float:
+        """Width / height: the frame the planner sizes boxes for."""
+        return self.width / self.height
+
 
 @dataclass(frozen=True)
 class PromptEncoding:
