@@ -119,6 +119,20 @@ def test_two_movers_get_separate_lanes_and_directions():
         assert iou(ball.box_at(t), puppy.box_at(t)) == 0
 
 
+@pytest.mark.parametrize(("prompt", "axis"), [
+    ("a red circle moving right and a blue square moving left", 1),
+    ("a ball rolling down and a bird flying up", 0),
+    ("a cat walking left, a dog running right and a horse galloping left", 1),
+])
+def test_movers_on_one_axis_share_the_frame_evenly_in_prompt_order(prompt, axis):
+    objs = plan_offline(prompt, frame_aspect=1.0).objects
+    lanes = [centre(o.keyframes[0].box)[axis] for o in objs]
+    assert lanes == sorted(lanes)  # the first named takes the first lane (top, or left)
+    gaps = [b - a for a, b in itertools.pairwise(lanes)]
+    assert max(gaps) - min(gaps) < 1e-3 and gaps[0] > 0.2
+    assert lanes[0] == pytest.approx(1 - lanes[-1], abs=1e-3)  # symmetric about the frame's middle
+
+
 def test_unrelated_objects_do_not_overlap_and_stay_in_frame():
     layout = plan_offline("A dog, a cat, a horse and a cow stand in a field with three birds")
     for a, b in itertools.combinations(layout.objects, 2):

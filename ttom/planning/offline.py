@@ -9,7 +9,8 @@ prompt with ``ttom.planning.parse.analyze`` and places one box track per object 
    ("left of": side by side with centres level, so the dominant axis is horizontal as
    T2V-CompBench judges it; "on": stacked and touching; "in front of": overlapping, lower in
    the frame, i.e. closer to the camera on a ground plane); components share the frame in slots;
-3. moving groups get their own lanes and travel across the frame in their direction; a path of
+3. moving groups get their own lanes and travel across the frame in their direction (several
+   movers along one axis share the frame in evenly spaced lanes, in the prompt's order); a path of
    waypoints ("goes to the upper left, then to the lower right") becomes evenly spaced keyframes.
 
 Boxes never overlap unless a relation implies contact or occlusion (on, under, in, in front of, behind).
@@ -272,11 +273,13 @@ def _place_movers(spec: SceneSpec, groups: dict[int, _Group], movers: list[int])
     horiz = [g for g in movers if spec.motion_of(g).direction in ("left", "right")]  # type: ignore[union-attr]
     n_h = max(len(horiz), 1)
     n_v = max(len(movers) - len(horiz), 1)
+    seen = {True: 0, False: 0}  # movers placed so far on each axis (horizontal or not)
     for g in movers:
         grp = groups[g]
         mo = spec.motion_of(g)
         assert mo is not None
         horizontal = mo.direction in ("left", "right")
+        rank, seen[horizontal] = seen[horizontal], seen[horizontal] + 1
         # groups travel as a block: keep the block small enough to move a good distance
         grp.fit(0.45 if horizontal else 0.9 / n_v, 0.9 / n_h if horizontal else 0.45)
         if mo.relative_to is not None and groups[mo.relative_to].centre is not None:
@@ -292,6 +295,9 @@ def _place_movers(spec: SceneSpec, groups: dict[int, _Group], movers: list[int])
         size_across = grp.gh if horizontal else grp.gw
         # candidate lane centres; score = overlap with static boxes and used lanes
         cands = [0.5, 0.32, 0.68, 0.2, 0.8, 0.42, 0.58]
+        n_axis = n_h if horizontal else n_v
+        if n_axis > 1:  # several movers on one axis share the frame evenly, in the prompt's order
+            cands = [MARGIN + (1 - 2 * MARGIN) * (rank + 0.5) / n_axis, *cands]
         ref_lane = _lane_from_relation(spec, groups, g, horizontal)
         if ref_lane is not None:
             cands = [ref_lane, *cands]
