@@ -59,6 +59,9 @@ def bench_shapes(
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
     adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
     rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
+    alpha: float = typer.Option(None, "--alpha", help="φ's LoRA alpha (scale alpha / rank)."),
+    modules: str = typer.Option(None, "--modules", help="φ's projections in each block, e.g. to_q,to_k "
+                                "(default: the recipe's q/k/v/out)."),
     conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "
                                      "the caption without its layout words (the layout still from the full caption)."),
     device: str = typer.Option("cpu", "--device"),
@@ -84,7 +87,8 @@ def bench_shapes(
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
                      layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
-                     rank=rank)
+                     rank=rank, alpha=alpha,
+                     modules=tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else None)
     if conditioning not in shapes.CONDITIONINGS:
         raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")
     bench = samples_or_run(shapes.load, from_samples, "shapes", lambda: shapes.run(
