@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ttom.critic.policy import prompt_facts, round_rank
 from ttom.critic.rounds import (
     MAX_LR_FACTOR,
     MAX_WEIGHT,
@@ -97,6 +98,24 @@ def test_the_best_round_is_accepted_first_then_a_sound_layout_then_the_score():
     assert best_round([*h, {"round": 5, "decision": "accept", "miou": 0.41}])["round"] == 5
     assert best_round([{"round": 1, "decision": "skipped", "miou": None}])["round"] == 1
     assert best_round([]) is None
+
+
+def test_within_a_decision_the_round_showing_more_of_the_prompt_wins_over_a_higher_miou():
+    def summary(miou, circle_dir, square_dir, present=1.0):
+        return {"decision": "reoptimize", "miou": miou, "counts_ok": True, "relations_ok": True,
+                "objects": [{"id": 0, "present": present, "direction_ok": circle_dir},
+                            {"id": 1, "present": 1.0, "direction_ok": square_dir}]}
+
+    reversed_, right, half = summary(0.35, False, False), summary(0.20, True, True), summary(0.30, True, False)
+    assert prompt_facts(right) == 1.0 and prompt_facts(reversed_) == pytest.approx(4 / 6)
+    assert prompt_facts(summary(0.2, None, None, present=0.5)) == pytest.approx((0.5 + 1 + 1 + 1) / 4)
+    assert prompt_facts(None) == 0.0
+    # a history entry carries its facts; the summary's objects are not needed then
+    h = [{"round": k, "decision": s["decision"], "miou": s["miou"], "facts": prompt_facts(s)}
+         for k, s in enumerate((reversed_, right, half), start=1)]
+    assert best_round(h)["round"] == 2
+    assert round_rank(reversed_) < round_rank(half) < round_rank(right)
+    assert round_rank({**reversed_, "decision": "accept"}) > round_rank(right)  # an accept still comes first
 
 
 def test_the_reseed_policy_keeps_the_first_knobs_and_starts_fresh_the_escalating_one_changes_them():

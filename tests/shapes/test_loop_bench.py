@@ -28,9 +28,9 @@ def test_the_three_conditions_on_real_generations(tmp_path):
         tto, best3, lp = v["tto"], v["best3"], v["loop"]
         assert tto.generations == 1 and best3.generations == 3 and 1 <= lp.generations <= 3
         # round 1 is shared: best3 and the loop deliver a round at least as good as it, by the critic's rank
-        first = {"decision": tto.decisions, "miou": tto.miou}
+        first = {"decision": tto.decisions, "miou": tto.miou, "facts": tto.facts}
         for s in (best3, lp):
-            assert round_rank({"decision": _delivered_decision(s), "miou": s.miou}) >= round_rank(first)
+            assert round_rank({"decision": _delivered_decision(s), "miou": s.miou, "facts": s.facts}) >= round_rank(first)
             assert s.seconds >= tto.seconds
         # the loop stops once the critic accepts; best3 spends its three rounds whatever happens
         assert "accept" not in lp.decisions.split(",")[:-1]

@@ -429,6 +429,7 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
 
     from ttom.critic.config import CriticConfig
     from ttom.critic.critique import critique
+    from ttom.critic.policy import prompt_facts
     from ttom.errors import WeightsNotFoundError
 
     opts, gen = _options(state), state["generation"]
@@ -452,6 +453,7 @@ def critique_video(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     _emit("critic", round=state["round"], decision=summary["decision"], miou=summary.get("miou"),
           reasons=summary["reasons"])
     entry = {"round": state["round"], "decision": summary["decision"], "miou": summary.get("miou"),
+             "facts": prompt_facts(summary),
              "reasons": summary["reasons"], "seed": gen.get("seed"), "mode": gen.get("mode"), "knobs": gen.get("knobs"),
              "repairs": state.get("repairs", 0), "dir": gen["dir"], "video": gen["video"], "phi_path": gen.get("phi_path"),
              "signature": gen.get("signature")}

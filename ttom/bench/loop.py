@@ -46,6 +46,7 @@ class LoopSample(Sample):
     delivered: int = 1  # the delivered round
     accepted: bool = False  # the critic accepted the delivered round
     decisions: str = ""  # the rounds' decisions, e.g. "reoptimize,reoptimize,accept"
+    facts: float | None = None  # the delivered round's share of the prompt's facts (critic.policy.prompt_facts)
 
 
 def _judge(layout, frames, history):
@@ -59,7 +60,7 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
         limit: int | None = None, shard_spec: str | None = None) -> ShapesBench:
     """``steps``: denoising steps (default: the model's); ``limit``: only the first prompts (smoke tests);
     ``shard_spec`` ``K/N``: this process's share of the prompts (seeds stay those of the whole set)."""
-    from ttom.critic.policy import round_rank
+    from ttom.critic.policy import prompt_facts, round_rank
     from ttom.critic.rounds import Knobs, best_round, next_round, round_seed
     from ttom.engine.backends import load_backend
     from ttom.engine.tto import generate, recipe_config
@@ -91,13 +92,14 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
             if key is not None:
                 made[key] = (r, seconds)
         rep = _judge(layout, r.frames, history)  # judged again: the verdict depends on the rounds before
-        return {"decision": rep["decision"], "miou": rep["miou"], "report": rep, "phi": r.phi, "losses": r.losses,
-                "seconds": seconds}
+        return {"decision": rep["decision"], "miou": rep["miou"], "facts": prompt_facts(rep), "report": rep,
+                "phi": r.phi, "losses": r.losses, "seconds": seconds}
 
     def add(cat, cap, s0, cond, rounds, best):
         s = LoopSample(cat, cap, cond, success(cat, best["report"]), float(best["miou"]),
                        sum(r["seconds"] for r in rounds), seed=s0, generations=len(rounds), delivered=rounds.index(best) + 1,
-                       accepted=best["decision"] == "accept", decisions=",".join(r["decision"] for r in rounds))
+                       accepted=best["decision"] == "accept", decisions=",".join(r["decision"] for r in rounds),
+                       facts=best["facts"])
         bench.samples.append(s)
         progress(f"{cond:5s} {cat:9s} {'ok ' if s.success else 'bad'} miou {s.miou:.2f} {s.seconds:5.1f}s "
                  f"{s.generations} gen, round {s.delivered} {'accepted' if s.accepted else ''} | {cap}")

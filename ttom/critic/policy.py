@@ -217,12 +217,29 @@ def layout_issues(
 RANKS = {"accept": 3, "reoptimize": 2, "repair": 1}
 
 
-def round_rank(summary: dict[str, Any] | None) -> tuple[int, float]:
+def prompt_facts(summary: dict[str, Any] | None) -> float:
+    """The share of what the prompt says that a judged video shows, in [0, 1]: each object's presence
+    (the share of its planned frames it was found in), each moving object's direction, the counts and
+    the relations (1 when they hold). 0 for an unjudged round. It ignores where the layout put things:
+    two rounds that both miss their boxes still differ in whether the circle moves right."""
+    s = summary or {}
+    objects = s.get("objects") or []
+    facts = [float(o.get("present") or 0.0) for o in objects]
+    facts += [1.0 if o.get("direction_ok") else 0.0 for o in objects if o.get("direction_ok") is not None]
+    for key in ("counts_ok", "relations_ok"):
+        if s.get(key) is not None:
+            facts.append(1.0 if s[key] else 0.0)
+    return sum(facts) / len(facts) if facts else 0.0
+
+
+def round_rank(summary: dict[str, Any] | None) -> tuple[int, float, float]:
     """How a round's critic summary ranks among the request's rounds, higher is better: accepted rounds
     first, then rounds whose layout was sound (reoptimize), then rounds with a wrong layout (repair),
-    then unjudged ones; within a decision, the video's mIoU."""
+    then unjudged ones; within a decision, the share of the prompt's facts the video shows
+    (``prompt_facts``; a history entry carries it as ``facts``), then the video's mIoU."""
     s = summary or {}
-    return RANKS.get(str(s.get("decision")), 0), float(s.get("miou") or 0.0)
+    facts = s["facts"] if s.get("facts") is not None else prompt_facts(s)
+    return RANKS.get(str(s.get("decision")), 0), round(float(facts), 6), float(s.get("miou") or 0.0)
 
 
 def _count_text(found: list[int], frames: list[int]) -> str:

@@ -33,7 +33,8 @@ policies (``REOPTIMIZE_POLICIES``); the default is the one that won ``ttom bench
 
    Findings the critic gives no target for (only the video's mIoU is low) escalate both ways.
 4. **Deliver the best round.** The delivered round is the best by ``ttom.critic.policy.round_rank``
-   (accepted first, then a sound layout, then the mIoU); ties go to the earlier round.
+   (accepted first, then a sound layout, then the share of the prompt's facts the video shows, then
+   the mIoU); ties go to the earlier round.
 """
 
 from __future__ import annotations
