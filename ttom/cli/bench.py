@@ -62,6 +62,8 @@ def bench_shapes(
     alpha: float = typer.Option(None, "--alpha", help="φ's LoRA alpha (scale alpha / rank)."),
     modules: str = typer.Option(None, "--modules", help="φ's projections in each block, e.g. to_q,to_k "
                                 "(default: the recipe's q/k/v/out)."),
+    token_scope: str = typer.Option(None, "--token-scope", help="Which prompt words an object's attention map "
+                                    "reads: name, phrase (with its attributes) or clause (and what follows it)."),
     conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "
                                      "the caption without its layout words (the layout still from the full caption)."),
     device: str = typer.Option("cpu", "--device"),
@@ -87,7 +89,7 @@ def bench_shapes(
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
                      layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
-                     rank=rank, alpha=alpha,
+                     rank=rank, alpha=alpha, token_scope=token_scope,
                      modules=tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else None)
     if conditioning not in shapes.CONDITIONINGS:
         raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")

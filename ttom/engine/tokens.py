@@ -8,6 +8,12 @@ to the words: every word of the prompt whose singular (``ttom.words``, the plann
 inflection) is the object word's singular (dogs → dog, people → person, leaves → leaf, mice →
 mouse) is mapped to its tokens through the fast tokenizer's offset mapping; in a multi-word name
 ("teddy bear") the last word is matched so and the words before it as they are.
+
+``described_token_groups`` widens each name's group beyond the noun (``scope``): ``phrase`` adds the
+other words of its objects' phrases where they occur in the prompt ("red" of "a red circle"),
+``clause`` also the words after the phrase up to the next object's phrase ("moving right" of "a red
+circle moving right and a blue square moving left"), function words left out. Only the occurrence
+inside the object's own phrase or clause counts, so the "red" of another red object stays its own.
 """
 
 from __future__ import annotations
@@ -107,4 +113,49 @@ def object_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], words
             f"object word(s) {missing} do not occur in the prompt the model is conditioned on: {prompt!r}. "
             "Each layout object's name must appear in the (enriched) prompt so its attention can be read."
         )
+    return groups
+
+
+SCOPES = ("name", "phrase", "clause")
+# words that carry no description of their own: left out of a phrase's or clause's tokens
+FUNCTION_WORDS = frozenset({"a", "an", "the", "and", "or", "but", "while", "as", "then", "of", "to", "with",
+                            "is", "are", "its", "it", "their", "them", "each", "other"})
+
+
+def _phrase_spans(prompt: str, phrase: str) -> list[tuple[int, int]]:
+    """Character spans of the phrase's occurrences in ``prompt``, its leading function words ("a") left
+    out and its noun in any number ("a red circle" in "three red circles")."""
+    words = _WORD.findall(phrase.lower())
+    while words and words[0] in FUNCTION_WORDS:
+        words = words[1:]
+    return word_spans(prompt, " ".join(words)) if words else []
+
+
+def described_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], layout, scope: str = "name",
+                           max_length: int | None = None) -> dict[str, list[int]]:
+    """Token positions for each distinct object name of ``layout``: the name's own (as
+    ``object_token_groups``) and, by ``scope``, its description (module docstring). A phrase that
+    does not occur in the prompt as written adds nothing (an enriched prompt may word it otherwise)."""
+    if scope not in SCOPES:
+        raise ValueError(f"token scope must be one of {SCOPES}, got {scope!r}")
+    groups = object_token_groups(tokenizer, prompt, prompt_ids, layout.names, max_length=max_length)
+    if scope == "name" or not getattr(tokenizer, "is_fast", False):
+        return groups
+    spans = {o.phrase: _phrase_spans(prompt, o.phrase) for o in layout.objects}
+    starts = sorted(a for sp in spans.values() for a, _ in sp)
+    lower = prompt.lower()
+    wanted: dict[str, list[tuple[int, int]]] = {n: [] for n in groups}
+    for obj in layout.objects:
+        for a, b in spans[obj.phrase]:
+            end = b
+            if scope == "clause":
+                end = next((s for s in starts if s >= b), len(prompt))
+            wanted[obj.name] += [(m.start() + a, m.end() + a) for m in _WORD.finditer(lower[a:end])
+                                 if m.group() not in FUNCTION_WORDS]
+    enc = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True, truncation=max_length is not None,
+                    max_length=max_length)
+    for name, word_spans_ in wanted.items():
+        extra = {pos for pos, (a, b) in enumerate(enc["offset_mapping"])
+                 if b > a and pos < len(prompt_ids) and any(a < e and b > s for s, e in word_spans_)}
+        groups[name] = sorted(set(groups[name]) | extra)
     return groups

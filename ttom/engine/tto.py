@@ -60,6 +60,7 @@ class TTOConfig:
     modules: tuple[str, ...] | None = None
     phi_steps: int | None = None  # φ active for steps < this (default: = steps)
     normalization: str | None = None  # joint | text (see attention.py)
+    token_scope: str | None = None  # name | phrase | clause: which prompt words an object's map reads (tokens.py)
     truncate: bool = True  # stop the loss forward once the deepest supervised block's maps exist
     # Recompute instead of keep the TTO forward's activations: True = every block, n = the first n
     # blocks (the backward path's memory falls by about one block's activations per block).
@@ -76,6 +77,8 @@ class TTOConfig:
         for name in ("steps", "iterations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
+        if self.token_scope is not None and self.token_scope not in ("name", "phrase", "clause"):
+            raise ConfigError(f"tto token_scope must be name, phrase or clause, got {self.token_scope!r}")
         if self.object_weights is not None and any(w < 0 for w in self.object_weights.values()):
             raise ConfigError(f"tto object_weights must be >= 0, got {self.object_weights}")
         if int(self.gradient_checkpointing) < 0:
@@ -220,7 +223,7 @@ class TTOSession:
         self.adapter_spec = adapter_spec(backend, cfg)
 
         # Object tokens, in the text the model is conditioned on; one group per distinct name.
-        self.token_groups = backend.object_tokens(layout)
+        self.token_groups = backend.object_tokens(layout, cfg.token_scope or "name")
         self.grid = backend.token_grid(spec)
         self.targets, self.present = layout_targets(layout, self.grid, layout.names, device=backend.device)
         self.weights = name_weights(layout, cfg.object_weights, device=backend.device)  # (G,) or None

@@ -103,13 +103,14 @@ class Backend:
             self._prompt_cache[prompt] = self._encode(prompt)
         return self._prompt_cache[prompt]
 
-    def object_tokens(self, layout) -> dict[str, list[int]]:
-        """Token positions of each object name in the text the model is conditioned on (one group per name)."""
-        from ttom.engine.tokens import object_token_groups
+    def object_tokens(self, layout, scope: str = "name") -> dict[str, list[int]]:
+        """Token positions of each object name in the text the model is conditioned on (one group per name),
+        widened to its phrase or clause by ``scope`` (``ttom.engine.tokens.described_token_groups``)."""
+        from ttom.engine.tokens import described_token_groups
 
         prompt = layout.generation_prompt()
-        return object_token_groups(self.tokenizer, prompt, self.encode_prompt(prompt).ids, layout.names,
-                                   max_length=self.max_text_len)
+        return described_token_groups(self.tokenizer, prompt, self.encode_prompt(prompt).ids, layout, scope,
+                                      max_length=self.max_text_len)
 
     def _tokenize(self, prompt: str):
         return self.tokenizer(prompt, padding="max_length", max_length=self.max_text_len, truncation=True,
