@@ -5,7 +5,7 @@ import torch
 
 from ttom.engine.loss import alignment_loss, jsd, normalize_maps
 from ttom.engine.masks import box_mask, gaussian_box, layout_targets
-from ttom.engine.tokens import object_token_groups, token_positions
+from ttom.engine.tokens import described_token_groups, object_token_groups, token_positions
 from ttom.errors import TtomError
 from ttom.layout import Layout, static_object
 from ttom.minilm import load_minilm
@@ -76,6 +76,40 @@ def test_token_positions_every_occurrence_and_inflections():
     assert list(groups) == ["dog", "car"]
     with pytest.raises(TtomError, match="giraffe"):
         object_token_groups(tok, prompt, ids, ["giraffe"])
+
+
+def _layout(*objs):
+    return Layout(prompt="p", objects=[static_object(k, name, (0.1 * k, 0.1, 0.1 * k + 0.2, 0.4), phrase)
+                                       for k, (name, phrase) in enumerate(objs)])
+
+
+@pytest.mark.parametrize(("scope", "circle", "square"), [
+    ("name", ["circle"], ["square"]),
+    ("phrase", ["red", "circle"], ["red", "square"]),  # each object reads its own "red", not the other's
+    ("clause", ["red", "circle", "moving", "right"], ["red", "square", "moving", "left"]),
+])
+def test_token_scope_widens_each_group_to_its_own_description(scope, circle, square):
+    tok, _ = load_minilm()
+    prompt = "a red circle moving right and a red square moving left"
+    ids = tok(prompt, padding="max_length", max_length=32)["input_ids"]
+    words = tok.convert_ids_to_tokens(ids)
+    groups = described_token_groups(tok, prompt, ids, _layout(("circle", "a red circle"), ("square", "a red square")),
+                                    scope)
+    assert [words[i] for i in groups["circle"]] == circle and [words[i] for i in groups["square"]] == square
+    assert not set(groups["circle"]) & set(groups["square"])
+
+
+def test_token_scope_finds_a_plural_phrase_and_skips_one_the_prompt_words_otherwise():
+    tok, _ = load_minilm()
+    prompt = "three green triangles above a dog"
+    ids = tok(prompt)["input_ids"]
+    words = tok.convert_ids_to_tokens(ids)
+    lay = _layout(("triangle", "a green triangle"), ("dog", "a small brown dog"))
+    groups = described_token_groups(tok, prompt, ids, lay, "clause")
+    assert [words[i] for i in groups["triangle"]] == ["green", "triangles", "above"]
+    assert [words[i] for i in groups["dog"]] == ["dog"]  # "small brown dog" is not in the prompt: the name only
+    with pytest.raises(ValueError, match="token scope"):
+        described_token_groups(tok, prompt, ids, lay, "sentence")
 
 
 def test_soft_iou_hand_computed():

@@ -11,7 +11,7 @@ mouse) is mapped to its tokens through the fast tokenizer's offset mapping; in a
 
 ``described_token_groups`` widens each name's group beyond the noun (``scope``): ``phrase`` adds the
 other words of its objects' phrases where they occur in the prompt ("red" of "a red circle"),
-``clause`` also the words after the phrase up to the next object's phrase ("moving right" of "a red
+``clause`` also the words after the phrase up to where the next object is named ("moving right" of "a red
 circle moving right and a blue square moving left"), function words left out. Only the occurrence
 inside the object's own phrase or clause counts, so the "red" of another red object stays its own.
 """
@@ -142,7 +142,8 @@ def described_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], la
     if scope == "name" or not getattr(tokenizer, "is_fast", False):
         return groups
     spans = {o.phrase: _phrase_spans(prompt, o.phrase) for o in layout.objects}
-    starts = sorted(a for sp in spans.values() for a, _ in sp)
+    # a clause ends where the next object is named (its phrase, or its bare name when the phrase is not there)
+    starts = sorted({a for sp in spans.values() for a, _ in sp} | {a for n in groups for a, _ in word_spans(prompt, n)})
     lower = prompt.lower()
     wanted: dict[str, list[tuple[int, int]]] = {n: [] for n in groups}
     for obj in layout.objects:
