@@ -110,6 +110,10 @@ def test_token_scope_finds_a_plural_phrase_and_skips_one_the_prompt_words_otherw
     assert [words[i] for i in groups["dog"]] == ["dog"]  # "small brown dog" is not in the prompt: the name only
     with pytest.raises(ValueError, match="token scope"):
         described_token_groups(tok, prompt, ids, lay, "sentence")
+    from ttom.engine.tto import TTOConfig
+
+    with pytest.raises(TtomError, match="token_scope"):
+        TTOConfig(token_scope="sentence")
 
 
 def test_soft_iou_hand_computed():

@@ -12,7 +12,7 @@ mouse) is mapped to its tokens through the fast tokenizer's offset mapping; in a
 ``described_token_groups`` widens each name's group beyond the noun (``scope``): ``phrase`` adds the
 other words of its objects' phrases where they occur in the prompt ("red" of "a red circle"),
 ``clause`` also the words after the phrase up to where the next object is named ("moving right" of "a red
-circle moving right and a blue square moving left"), function words left out. Only the occurrence
+circle moving right and a blue square moving left"), words that describe nothing ("a", "and") left out. Only the occurrence
 inside the object's own phrase or clause counts, so the "red" of another red object stays its own.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ttom.words import noun_lemmas
+from ttom.words import noun_lemmas, parts_of_speech
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -117,16 +117,21 @@ def object_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], words
 
 
 SCOPES = ("name", "phrase", "clause")
-# words that carry no description of their own: left out of a phrase's or clause's tokens
-FUNCTION_WORDS = frozenset({"a", "an", "the", "and", "or", "but", "while", "as", "then", "of", "to", "with",
-                            "is", "are", "its", "it", "their", "them", "each", "other"})
+_OPEN_CLASSES = frozenset({"NOUN", "VERB", "ADJ", "ADV"})
+
+
+def describes(word: str) -> bool:
+    """Whether a word can carry a description: lemminflect knows it as a noun, verb, adjective or
+    adverb ("red", "moving", "right", "above"); articles, conjunctions and most prepositions ("a",
+    "and", "of", "with") it does not, and they stay out of a phrase's or clause's tokens."""
+    return bool(parts_of_speech(word) & _OPEN_CLASSES)
 
 
 def _phrase_spans(prompt: str, phrase: str) -> list[tuple[int, int]]:
     """Character spans of the phrase's occurrences in ``prompt``, its leading function words ("a") left
     out and its noun in any number ("a red circle" in "three red circles")."""
     words = _WORD.findall(phrase.lower())
-    while words and words[0] in FUNCTION_WORDS:
+    while words and not describes(words[0]):
         words = words[1:]
     return word_spans(prompt, " ".join(words)) if words else []
 
@@ -152,7 +157,7 @@ def described_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], la
             if scope == "clause":
                 end = next((s for s in starts if s >= b), len(prompt))
             wanted[obj.name] += [(m.start() + a, m.end() + a) for m in _WORD.finditer(lower[a:end])
-                                 if m.group() not in FUNCTION_WORDS]
+                                 if describes(m.group())]
     enc = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True, truncation=max_length is not None,
                     max_length=max_length)
     for name, word_spans_ in wanted.items():

@@ -33,6 +33,7 @@ from ttom.engine.attention import AttentionRecorder, StopForward, capture
 from ttom.engine.backends.base import Backend, VideoSpec
 from ttom.engine.loss import alignment_loss
 from ttom.engine.masks import layout_targets
+from ttom.engine.tokens import SCOPES
 from ttom.errors import ConfigError
 from ttom.layout import Layout
 
@@ -77,8 +78,8 @@ class TTOConfig:
         for name in ("steps", "iterations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
-        if self.token_scope is not None and self.token_scope not in ("name", "phrase", "clause"):
-            raise ConfigError(f"tto token_scope must be name, phrase or clause, got {self.token_scope!r}")
+        if self.token_scope is not None and self.token_scope not in SCOPES:
+            raise ConfigError(f"tto token_scope must be one of {SCOPES}, got {self.token_scope!r}")
         if self.object_weights is not None and any(w < 0 for w in self.object_weights.values()):
             raise ConfigError(f"tto object_weights must be >= 0, got {self.object_weights}")
         if int(self.gradient_checkpointing) < 0:
