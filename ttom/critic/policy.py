@@ -4,7 +4,10 @@ Three decisions (ARCHITECTURE.md, the graph):
 
 - ``repair``: the layout is wrong. It contradicts its prompt (a relation, a direction or a count
   the prompt states does not hold in the planned boxes), or an object was found in no frame for
-  ``absent_rounds_for_repair`` rounds in a row (the model cannot draw it there).
+  ``absent_rounds_for_repair`` rounds in a row (the model cannot draw it there), or two objects
+  moving along one axis were drawn in each other's lanes (each moves as the other was planned to:
+  the model ties a motion to a lane, and which lane is whose is the planner's choice, not the
+  prompt's).
 - ``reoptimize``: the layout is sound but the video does not follow it; ``targets`` say which
   objects and which frames.
 - ``accept``: every check passes.
@@ -30,6 +33,7 @@ from ttom.critic.metrics import (
     RelationScore,
     VideoScores,
     direction_name,
+    direction_ok,
     frame_ranges,
 )
 from ttom.planning.fixes import LayoutIssue
@@ -203,6 +207,7 @@ def layout_issues(
             out.append(LayoutIssue(
                 kind="count", object_ids=ids, count=c.prompt, phrase=c.phrase,
                 message=f"the prompt asks for {c.prompt} × '{c.phrase}' but the layout plans {c.planned}"))
+    out += swapped_lanes(scores, cfg)
     for o in scores.objects:
         if o.present == 0:
             rounds = 1 + _absent_rounds(o.id, history)
@@ -211,6 +216,34 @@ def layout_issues(
                     kind="absent", object_ids=[o.id],
                     message=f"{_label(o)} was found in no frame for {rounds} rounds (>= {cfg.absent_rounds_for_repair})"
                             ": the model cannot draw it there; change the layout"))
+    return out
+
+
+def _axis(motion: tuple[float, float]) -> int:
+    return 0 if abs(motion[0]) >= abs(motion[1]) else 1
+
+
+def swapped_lanes(scores: VideoScores, config: CriticConfig | None = None) -> list[LayoutIssue]:
+    """Pairs of movers drawn in each other's lanes: both planned to move along one axis, both found in
+    at least ``min_presence`` of their frames, neither moving as planned, and each moving as the other
+    was planned to. TTO moved where each object is drawn, but the motions stayed with the lanes of the
+    model's own picture of the scene: swapping the two lanes in the layout asks for that picture."""
+    cfg = config or CriticConfig()
+    movers = [o for o in scores.objects if o.found_motion is not None and o.present >= cfg.min_presence
+              and o.direction_ok is False and max(map(abs, o.planned_motion)) >= cfg.min_motion]
+    out, used = [], set()
+    for i, a in enumerate(movers):
+        for b in movers[i + 1:]:
+            if {a.id, b.id} & used or _axis(a.planned_motion) != _axis(b.planned_motion):
+                continue
+            if direction_ok(b.planned_motion, a.found_motion, cfg) and direction_ok(a.planned_motion, b.found_motion, cfg):
+                used |= {a.id, b.id}
+                out.append(LayoutIssue(
+                    kind="swap", object_ids=[a.id, b.id],
+                    message=f"{_label(a)} and {_label(b)} were drawn in each other's lanes: {_label(a)} moves "
+                            f"{direction_name(a.found_motion, cfg.min_motion)} as {_label(b)} was planned to, and "
+                            f"{_label(b)} {direction_name(b.found_motion, cfg.min_motion)} as {_label(a)} was; "
+                            "swap their lanes"))
     return out
 
 

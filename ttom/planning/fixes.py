@@ -17,7 +17,9 @@ deterministic path, and the check both paths are held to:
   object gets a new straight track in that direction from its first box;
 - ``count``: surplus instances are dropped, missing ones are added as copies of the last instance
   moved to a free spot beside it;
-- ``absent``: the boxes grow ×1.25 about their centre (a larger target is easier to draw).
+- ``absent``: the boxes grow ×1.25 about their centre (a larger target is easier to draw);
+- ``swap``: two movers along one axis exchange lanes (the mean position across their motion),
+  each keeping its own track along it, size and direction.
 
 No torch, no LangGraph: boxes in, boxes out.
 """
@@ -33,7 +35,7 @@ from ttom.geometry import centre, iou, relation_2d
 from ttom.layout import Box, Keyframe, Layout, LayoutObject, frame_times
 from ttom.planning.validate import Finding
 
-IssueKind = Literal["relation", "direction", "count", "absent"]
+IssueKind = Literal["relation", "direction", "count", "absent", "swap"]
 CHECK_FRAMES = frame_times(9)
 MIN_RELATION_FRAC = 0.5  # as the critic's default min_relation_frac
 MIN_MOTION = 0.03  # as the critic's default min_motion: a shorter displacement is "static"
@@ -41,7 +43,7 @@ GAP = 0.04  # space left between boxes placed side by side
 ENLARGE = 1.25
 
 _FINDING_CODE = {"relation": "wrong_relation", "direction": "wrong_motion", "count": "wrong_count",
-                 "absent": "partial_presence"}
+                 "absent": "partial_presence", "swap": "wrong_position"}
 
 
 class LayoutIssue(BaseModel):
@@ -50,7 +52,7 @@ class LayoutIssue(BaseModel):
     kind: IssueKind
     object_ids: list[int] = Field(default_factory=list,
                                   description="relation: [subject, reference]; direction/absent: [object]; "
-                                              "count: the instances planned")
+                                              "count: the instances planned; swap: the two movers")
     message: str = Field(description="the critic's reason, as it reports it")
     relation: str | None = Field(None, description="left | right | above | below (subject to reference)")
     direction: str | None = Field(None, description="left | right | up | down: the direction the prompt gives")
@@ -101,8 +103,8 @@ def _same_phrase(layout: Layout, issue: LayoutIssue) -> list[LayoutObject]:
 
 
 def unresolved(layout: Layout, issues: Sequence[LayoutIssue]) -> list[LayoutIssue]:
-    """The issues (relation, direction, count) that still hold in ``layout``; ``absent`` cannot be checked
-    on boxes and is never listed."""
+    """The issues (relation, direction, count) that still hold in ``layout``; ``absent`` and ``swap`` are
+    about the video, cannot be checked on the boxes alone and are never listed."""
     ids = {o.id for o in layout.objects}
     out = []
     for i in issues:
@@ -249,6 +251,20 @@ def _scaled(obj: LayoutObject, f: float) -> LayoutObject:
     return obj.model_copy(update={"keyframes": [Keyframe(t=kf.t, box=sc(kf.box)) for kf in obj.keyframes]})
 
 
+def fix_swap(layout: Layout, a_id: int, b_id: int) -> Layout:
+    """Objects ``a_id`` and ``b_id`` exchange lanes: each track moves across ``a_id``'s axis of motion
+    by the difference of their mean positions on it; along it nothing changes."""
+    a, b = layout.object(a_id), layout.object(b_id)
+    across = 1 if direction_of(a) in ("left", "right", "static") else 0
+
+    def lane(o: LayoutObject) -> float:
+        return sum(centre(kf.box)[across] for kf in o.keyframes) / len(o.keyframes)
+
+    d = lane(b) - lane(a)
+    move = (lambda o, v: _shift(o, 0.0, v)) if across == 1 else (lambda o, v: _shift(o, v, 0.0))
+    return _replace(layout, move(a, d), move(b, -d))
+
+
 def fix_layout(layout: Layout, issues: Sequence[LayoutIssue]) -> Layout:
     """The layout with every issue answered (see the module docstring); ids renumbered when a count changed."""
     out = layout
@@ -259,6 +275,8 @@ def fix_layout(layout: Layout, issues: Sequence[LayoutIssue]) -> Layout:
         elif i.kind == "direction" and i.direction in ("left", "right", "up", "down") and i.object_ids \
                 and i.object_ids[0] in ids:
             out = _replace(out, fix_direction(out.object(i.object_ids[0]), i.direction))
+        elif i.kind == "swap" and len(i.object_ids) == 2 and set(i.object_ids) <= ids:
+            out = fix_swap(out, *i.object_ids)
         elif i.kind == "absent":
             grow = [_shift(_scaled(out.object(k), ENLARGE), 0.0, 0.0) for k in i.object_ids if k in ids]
             out = _replace(out, *grow)
