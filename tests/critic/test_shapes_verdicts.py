@@ -46,14 +46,39 @@ def test_clean_videos_are_accepted(category):
 
 
 def test_reversed_motion_is_reoptimised_with_the_direction_reason():
-    lay = _scene("motion2", 1)
+    lay = _scene("motion", 1)
     video = w.render(lay, frames=8, size=32)[::-1].copy()
     rep = critique(video, lay, backend="shapes")
     assert rep.decision == "reoptimize"
     assert all(o.direction_ok is False for o in rep.objects)
     for o in lay.objects:
         assert any(r.startswith(f"{o.name} (id {o.id}) moves") and "but the layout moves it" in r for r in rep.reasons)
-    assert {t.id for t in rep.targets} == {0, 1} and all("direction" in t.issues for t in rep.targets)
+    assert {t.id for t in rep.targets} == {0} and all("direction" in t.issues for t in rep.targets)
+
+
+def test_two_movers_each_moving_as_the_other_was_planned_have_their_lanes_swapped():
+    from ttom.agents.nodes import critic_issues
+    from ttom.planning.fixes import direction_of, fix_layout
+
+    lay = _scene("motion2", 1)  # two objects moving apart in two lanes
+    rep = critique(w.render(lay, frames=8, size=32)[::-1].copy(), lay, backend="shapes")
+    assert rep.decision == "repair" and [i.kind for i in rep.layout_issues] == ["swap"]
+    assert rep.layout_issues[0].object_ids == [0, 1] and "each other's lanes" in rep.reasons[0]
+    fixed = fix_layout(lay, critic_issues(rep.summary()))
+    axis = 1 if direction_of(lay.objects[0]) in ("left", "right") else 0
+    for a, b in ((0, 1), (1, 0)):
+        old, new, other = lay.object(a), fixed.object(a), lay.object(b)
+        assert direction_of(new) == direction_of(old)  # each keeps its own direction along the axis
+        lane = [(k.box[axis] + k.box[axis + 2]) / 2 for k in new.keyframes]
+        other_lane = [(k.box[axis] + k.box[axis + 2]) / 2 for k in other.keyframes]
+        assert abs(sum(lane) / len(lane) - sum(other_lane) / len(other_lane)) < 0.05  # ... in the other's lane
+    # only one of the two moving the wrong way is a video that did not follow: re-optimised, no swap
+    one_back = lay.model_copy(deep=True)
+    kfs = one_back.objects[0].keyframes
+    one_back.objects[0].keyframes = [Keyframe(t=k.t, box=r.box) for k, r in zip(kfs, reversed(kfs), strict=True)]
+    rep = critique(w.render(one_back, frames=8, size=32), lay, backend="shapes")
+    assert [o.direction_ok for o in rep.objects] == [False, True]
+    assert rep.decision == "reoptimize" and not rep.layout_issues
 
 
 def test_shifted_video_is_reoptimised_off_box():

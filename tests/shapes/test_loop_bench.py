@@ -72,3 +72,19 @@ def test_bench_loop_command_tabulates_and_reads_its_samples(tmp_path):
     assert "best of 3" in out.output and "loop vs tto" in out.output.replace("\n", " ")
     assert json.loads(f.read_text())[1]["condition"] == "loop"
     assert "loop" in runner.invoke(app, ["bench", "--help"]).output
+
+
+def test_categories_keep_the_seeds_of_the_whole_set_and_an_unknown_one_is_one_clear_line(tmp_path):
+    from ttom.bench.shapes import prompts
+
+    bench = loop.run(per_category=1, seed=0, conditions=("tto",), progress=lambda _m: None, steps=2,
+                     categories=("binding",), tto_overrides={"steps": 1, "iterations": 1})
+    whole = prompts(1, 0, "test")
+    k = next(i for i, (cat, _) in enumerate(whole) if cat == "binding")
+    assert [(s.category, s.prompt, s.seed) for s in bench.samples] == [("binding", whole[k][1], k)]
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "ttom.cli", "bench", "loop", "--categories", "spatial,colours",
+                        "--no-record"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "colours" in r.stderr + r.stdout and "Traceback" not in r.stderr

@@ -57,9 +57,11 @@ def _judge(layout, frames, history):
 
 def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max_rounds: int = 3, tto_overrides=None,
         device: str = "cpu", progress=print, split: str = "test", steps: int | None = None,
-        limit: int | None = None, shard_spec: str | None = None) -> ShapesBench:
+        limit: int | None = None, shard_spec: str | None = None, categories: tuple[str, ...] | None = None
+        ) -> ShapesBench:
     """``steps``: denoising steps (default: the model's); ``limit``: only the first prompts (smoke tests);
-    ``shard_spec`` ``K/N``: this process's share of the prompts (seeds stay those of the whole set)."""
+    ``shard_spec`` ``K/N``: this process's share of the prompts; ``categories``: only these categories'
+    prompts (for both, the seeds stay those of the whole set)."""
     from ttom.critic.policy import prompt_facts, round_rank
     from ttom.critic.rounds import Knobs, best_round, next_round, round_seed
     from ttom.engine.backends import load_backend
@@ -67,11 +69,16 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
     from ttom.planning.fixes import LayoutIssue
     from ttom.planning.plan import plan, repair_from_critic
 
+    if categories and set(categories) - set(CATEGORIES):
+        raise ValueError(f"unknown categories {sorted(set(categories) - set(CATEGORIES))}; "
+                         f"known: {', '.join(CATEGORIES)}")
     backend = load_backend("shapes", device)
     overrides = tto_overrides or {}
     steps = steps or backend.defaults.steps
     bench = ShapesBench()
-    chosen = shard(list(enumerate(prompts(per_category, seed, split)[:limit])), shard_spec)
+    numbered = [(k, p) for k, p in enumerate(prompts(per_category, seed, split)[:limit])
+                if not categories or p[0] in categories]
+    chosen = shard(numbered, shard_spec)
     items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=backend.defaults.video.aspect).layout)
              for k, (cat, cap) in chosen]
 

@@ -140,6 +140,8 @@ def bench_loop(
     steps: int = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the model's; fewer only to "
                               "check the benchmark runs)."),
     device: str = typer.Option("cpu", "--device"),
+    categories: str = typer.Option(None, "--categories", help="Only these categories, e.g. several,motion (the "
+                                   "prompts keep the seeds they have in the whole set)."),
     shard_spec: str = typer.Option(None, "--shard", help="K/N: run every N-th prompt from the K-th (N processes "
                                    "share one prompt set; give their --samples files to --from-samples together)."),
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
@@ -157,7 +159,8 @@ def bench_loop(
     console = Console()
     bench = samples_or_run(loop.load, from_samples, "loop", lambda: loop.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
-        progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec))
+        progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec,
+        categories=tuple(c.strip() for c in categories.split(",") if c.strip()) if categories else None))
     if samples and not from_samples:
         loop.save(bench, samples)
     headers, rows = loop.table(bench)
