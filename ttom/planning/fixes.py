@@ -3,7 +3,8 @@
 The critic tells two failures apart (``ttom.critic.policy``):
 
 - the *layout* is wrong: its planned boxes contradict the prompt (a relation, a direction, a
-  count), or an object was found in no frame for several rounds (the model cannot draw it there);
+  count), or an object was found in no frame for several rounds (the model cannot draw it there),
+  or two movers were drawn in each other's lanes (the model ties their motions the other way);
 - the *video* did not follow a sound layout: that is re-optimised, not repaired.
 
 For the first kind the critic sends ``LayoutIssue``s back to the planner. The LLM planner reads
