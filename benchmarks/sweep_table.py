@@ -37,16 +37,15 @@ def main(argv=None) -> None:
         bench = ShapesBench(samples(base, "plain") + samples(name, "tto"))
         ok = [s.success for s in rows]
         cats = " ".join(f"{sum(s.success for s in rows if s.category == c):>5d}" for c in CATEGORIES)
+        miou = float(np.mean([s.miou for s in rows]))
         line = f"{name:8s} {sum(ok):>3d}/{len(ok):<4d} "
-        if name != base:
+        if name == base:
+            line += f"{'':>16s} {cats} {miou:6.3f}"
+        else:
             w, lo, p = paired(bench, "plain", "tto")
             mv = movement(bench, "plain", "tto")
-            pair = "+%d -%d (p=%.2g)" % (w, lo, p)
-            moved = "%d/%d" % (mv["closer"], mv["farther"])
-            line += (f"{pair:>16s} {cats} {np.mean([s.miou for s in rows]):6.3f} "
-                     f"{mv['mean_gain']:+7.3f} {moved:>15s} {mv['lost']:>5d}")
-        else:
-            line += f"{'':>16s} {cats} {np.mean([s.miou for s in rows]):6.3f}"
+            pair, moved = f"+{w} -{lo} (p={p:.2g})", f"{mv['closer']}/{mv['farther']}"
+            line += f"{pair:>16s} {cats} {miou:6.3f} {mv['mean_gain']:+7.3f} {moved:>15s} {mv['lost']:>5d}"
         print(line)
 
 

@@ -60,8 +60,8 @@ def bench_shapes(
     adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
     rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
     alpha: float = typer.Option(None, "--alpha", help="φ's LoRA alpha (scale alpha / rank)."),
-    modules: str = typer.Option(None, "--modules", help="φ's projections in each block, e.g. to_q,to_k "
-                                "(default: the recipe's q/k/v/out)."),
+    modules: str = typer.Option(None, "--modules", help="φ's projections in each block, e.g. to_q,to_k,to_v "
+                                "(default: the recipe's)."),
     token_scope: str = typer.Option(None, "--token-scope", help="Which prompt words an object's attention map "
                                     "reads: name, phrase (with its attributes) or clause (and what follows it)."),
     conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "

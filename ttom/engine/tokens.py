@@ -83,15 +83,19 @@ def token_positions(tokenizer, prompt_ids: Sequence[int], word: str, prompt: str
     if found or prompt is None or not getattr(tokenizer, "is_fast", False):
         return sorted(found)
 
+    return sorted(_tokens_in_spans(tokenizer, prompt, prompt_ids, word_spans(prompt, word), max_length))
+
+
+def _tokens_in_spans(tokenizer, prompt: str, prompt_ids: Sequence[int], spans: Sequence[tuple[int, int]],
+                     max_length: int | None = None) -> set[int]:
+    """Positions in ``prompt_ids`` of the tokens that overlap any character span of ``prompt`` (through the
+    fast tokenizer's offset mapping; special tokens have empty offsets and never count)."""
+    if not spans:
+        return set()
     enc = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True, truncation=max_length is not None,
                     max_length=max_length)
-    spans = word_spans(prompt, word)
-    for pos, (a, b) in enumerate(enc["offset_mapping"]):
-        if b <= a:
-            continue
-        if any(a < e and b > s for s, e in spans):
-            found.add(pos)
-    return sorted(p for p in found if p < len(prompt_ids))
+    return {pos for pos, (a, b) in enumerate(enc["offset_mapping"])
+            if b > a and pos < len(prompt_ids) and any(a < e and b > s for s, e in spans)}
 
 
 def object_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], words: Sequence[str],
@@ -158,10 +162,7 @@ def described_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], la
                 end = next((s for s in starts if s >= b), len(prompt))
             wanted[obj.name] += [(m.start() + a, m.end() + a) for m in _WORD.finditer(lower[a:end])
                                  if describes(m.group())]
-    enc = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True, truncation=max_length is not None,
-                    max_length=max_length)
-    for name, word_spans_ in wanted.items():
-        extra = {pos for pos, (a, b) in enumerate(enc["offset_mapping"])
-                 if b > a and pos < len(prompt_ids) and any(a < e and b > s for s, e in word_spans_)}
-        groups[name] = sorted(set(groups[name]) | extra)
+    for name, spans_of_name in wanted.items():
+        groups[name] = sorted(set(groups[name]) | _tokens_in_spans(tokenizer, prompt, prompt_ids, spans_of_name,
+                                                                   max_length))
     return groups
