@@ -35,6 +35,44 @@ def test_label_components():
     assert lab[0, 0, 0] != lab[1, 0, 0]
 
 
+def _one_object(shape: str, color: str, box, background: str) -> Layout:
+    return Layout(prompt="x", background=background, objects=[LayoutObject(
+        id=0, name=shape, phrase=f"a {color} {shape}", keyframes=[Keyframe(t=0, box=box), Keyframe(t=1, box=box)])])
+
+
+@pytest.mark.parametrize("size", sorted(w.SIZES.values()))
+def test_every_world_shape_is_told_at_every_world_size_and_subpixel_position(size):
+    # the world's own renders at the model's frame size, anywhere on the pixel grid: drawing the
+    # templates in the component's pixel box called about one large circle in ten a square
+    rng = np.random.default_rng(1)
+    det = ShapesGrounder()
+    wrong = []
+    for k in range(60):
+        shape = w.SHAPES[k % 3]
+        color = list(w.COLORS)[k % 4]
+        cx, cy = rng.uniform(0.2, 0.8, 2)
+        lay = _one_object(shape, color, (cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2),
+                          list(w.BACKGROUNDS)[k % 3])
+        comps = det.components(w.render(lay, 1, 24))[0]
+        if [(c.color, c.shape) for c in comps] != [(color, shape)]:
+            wrong.append((shape, color, [(c.color, c.shape, round(c.shape_score, 2)) for c in comps]))
+    assert not wrong
+
+
+def test_a_square_with_a_soft_border_and_a_stray_pixel_is_a_square():
+    # as the model draws them: a solid 7x7 core, a half-covered border, one border pixel over the
+    # line; its pixel box is a pixel taller than the square, and the corners are background
+    frame = np.full((24, 24, 3), 13, np.uint8)
+    red = np.array(w.COLORS["red"])
+    frame[6:15, 6:15] = (13 + 0.55 * (red - 13)).astype(np.uint8)
+    frame[7:14, 7:14] = red
+    frame[5, 10] = (13 + 0.52 * (red - 13)).astype(np.uint8)
+    for y, x in [(6, 6), (6, 14), (14, 6), (14, 14)]:
+        frame[y, x] = 13 + 0.3 * (red - 13)
+    (comp,) = ShapesGrounder().components(frame[None])[0]
+    assert (comp.color, comp.shape) == ("red", "square") and comp.shape_score > 0.8
+
+
 @pytest.mark.parametrize("category", w.CATEGORIES)
 def test_clean_videos_are_accepted(category):
     for seed in range(4):

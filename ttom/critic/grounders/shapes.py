@@ -3,8 +3,8 @@
 Per frame, every pixel is given the nearest of the world's object colours and the frame's
 background colour (the frame's median, since objects cover far less than half of it); pixels of
 one colour form connected components (4-neighbour); each component's shape is the world shape
-whose template, drawn in the component's bounding box, overlaps it best (template IoU, also the
-detection score). Components of a query's colour and shape are linked across frames into tracks by
+that, fitted to the component's pixel coverages by their moments and drawn as the world renders
+it, explains them best (soft IoU, also the detection score; ``shape_fit``). Components of a query's colour and shape are linked across frames into tracks by
 nearest centroid.
 """
 
@@ -26,7 +26,7 @@ class Component:
     centroid: tuple[float, float]
     area: int
     shape: str
-    shape_score: float  # template IoU of the best shape
+    shape_score: float  # soft IoU of the best shape's fit
     mask: np.ndarray  # (H, W) bool
 
 
@@ -51,6 +51,50 @@ def label_components(mask: np.ndarray) -> np.ndarray:
         lab = m
 
 
+_SUPERSAMPLE = 4  # the world's renderer antialiases with 4x4 samples a pixel
+# (variance of a uniform shape along an axis) / (its box side)^2, and where its centroid sits in
+# the box (v, from the top): square 1/12 both ways; the inscribed circle 1/16; the triangle (apex
+# at the top's middle, base on the bottom) 1/24 across, 1/18 down, centroid two thirds down
+_MOMENTS = {"circle": (1 / 16, 1 / 16, 0.5), "square": (1 / 12, 1 / 12, 0.5), "triangle": (1 / 24, 1 / 18, 2 / 3)}
+
+
+def shape_fit(cover: np.ndarray) -> dict[str, tuple[float, tuple[float, float, float, float]]]:
+    """Per world shape, how well it explains a patch of pixel coverages: (soft IoU, box in pixels).
+
+    Analysis by synthesis: ``cover`` (H, W) is how much of each pixel one object covers (0..1,
+    read from the pixel's colour between the background's and the object's). For each shape, the
+    box with the same centroid and spread (second moments; Sheppard's correction for the pixel
+    grid) is found in closed form, the shape is drawn in it the way the world renders it
+    (``_SUPERSAMPLE``² samples a pixel), and the soft IoU (sum of minima over sum of maxima) with
+    ``cover`` is its score. Fitting the box, not taking the component's pixel box, is what tells a
+    small circle from a square: a circle 8 px across loses its extremes' slivers to the pixel grid,
+    so its pixels fill their own box nearly as a square does.
+    """
+    from ttom.shapes.world import SHAPES, inside
+
+    h, w = cover.shape
+    mass = float(cover.sum())
+    out: dict[str, tuple[float, tuple[float, float, float, float]]] = {}
+    if mass <= 0:
+        return {s: (0.0, (0.0, 0.0, 0.0, 0.0)) for s in SHAPES}
+    ys, xs = np.mgrid[0:h, 0:w] + 0.5
+    mx, my = float((cover * xs).sum() / mass), float((cover * ys).sum() / mass)
+    vx = max(float((cover * (xs - mx) ** 2).sum() / mass) - 1 / 12, 1e-3)
+    vy = max(float((cover * (ys - my) ** 2).sum() / mass) - 1 / 12, 1e-3)
+    ss = _SUPERSAMPLE
+    sub = (np.arange(ss) + 0.5) / ss
+    py = (np.arange(h)[:, None] + sub[None, :]).reshape(h, ss, 1, 1)
+    px = (np.arange(w)[:, None] + sub[None, :]).reshape(1, 1, w, ss)
+    for si, name in enumerate(SHAPES):
+        kx, ky, cy_frac = _MOMENTS[name]
+        bw, bh = (vx / kx) ** 0.5, (vy / ky) ** 0.5
+        x0, y0 = mx - bw / 2, my - cy_frac * bh
+        t = inside(si, (px - x0) / bw, (py - y0) / bh).mean(axis=(1, 3))
+        iou = float(np.minimum(t, cover).sum() / max(np.maximum(t, cover).sum(), 1e-9))
+        out[name] = (iou, (x0, y0, x0 + bw, y0 + bh))
+    return out
+
+
 class ShapesGrounder:
     """``VideoGrounder`` for the shapes world (backend name ``shapes``)."""
 
@@ -67,7 +111,7 @@ class ShapesGrounder:
         # max_color_dist: RGB distance beyond which a pixel is no object colour at all (generated
         #   videos are noisy; the world's colours are >= 180 apart, backgrounds >= 133 away).
         # min_area_frac: smaller components are noise (3 pixels at 32x32).
-        # min_shape_iou: a component whose best template IoU is lower has no recognisable shape.
+        # min_shape_iou: a component whose best shape fit (soft IoU) is lower has no recognisable shape.
         # max_jump / max_gap: tracks link components at most this far apart (normalised) and
         #   survive this many frames without a detection.
         self.max_color_dist = max_color_dist
@@ -79,7 +123,7 @@ class ShapesGrounder:
     # ----- detection ---------------------------------------------------------------------------
     def components(self, frames: np.ndarray) -> list[list[Component]]:
         """All coloured components per frame."""
-        from ttom.shapes.world import COLORS, SHAPES, inside
+        from ttom.shapes.world import COLORS, SHAPES
 
         frames = check_frames(frames)
         n, h, w, _ = frames.shape
@@ -106,15 +150,15 @@ class ShapesGrounder:
                     continue
                 cy, cx = ys[comp], xs[comp]
                 x0, x1, y0, y1 = int(cx.min()), int(cx.max()) + 1, int(cy.min()), int(cy.max()) + 1
-                # templates drawn at pixel centres inside the component's box
-                u = (xs[y0:y1, x0:x1] + 0.5 - x0) / (x1 - x0)
-                v = (ys[y0:y1, x0:x1] + 0.5 - y0) / (y1 - y0)
-                crop = comp[y0:y1, x0:x1]
-                ious = []
-                for si in range(len(SHAPES)):
-                    t = inside(si, u, v)
-                    ious.append(float((t & crop).sum() / max(1, (t | crop).sum())))
-                best = int(np.argmax(ious))
+                # the component's coverage of each pixel of its box grown by one pixel, where no
+                # other object's colour is: read off the line from the background to its colour
+                ya, yb, xa, xb = max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
+                col = palette[ci] - bg[f]
+                cover = ((x[f, ya:yb, xa:xb] - bg[f]) @ col) / float(col @ col)
+                cover = np.clip(cover, 0.0, 1.0) * (comp[ya:yb, xa:xb] | ~fg[f, ya:yb, xa:xb])
+                fits = shape_fit(cover)
+                best = max(range(len(SHAPES)), key=lambda i: fits[SHAPES[i]][0])
+                ious = [fits[s][0] for s in SHAPES]
                 out[f].append(Component(
                     frame=f, color=cname, box=(x0 / w, y0 / h, x1 / w, y1 / h),
                     centroid=(float(cx.mean() + 0.5) / w, float(cy.mean() + 0.5) / h), area=area,
@@ -173,7 +217,7 @@ class ShapesGrounder:
         return Grounding(
             backend=self.name, num_frames=n, height=h, width=w, tracks=tracks,
             provenance={
-                "detector": "analytic colour + shape template", "max_color_dist": self.max_color_dist,
+                "detector": "analytic colour + shape fit", "max_color_dist": self.max_color_dist,
                 "min_area_frac": self.min_area_frac, "min_shape_iou": self.min_shape_iou,
                 "max_jump": self.max_jump, "max_gap": self.max_gap,
             },
