@@ -58,8 +58,8 @@ _SUPERSAMPLE = 4  # the world's renderer antialiases with 4x4 samples a pixel
 _MOMENTS = {"circle": (1 / 16, 1 / 16, 0.5), "square": (1 / 12, 1 / 12, 0.5), "triangle": (1 / 24, 1 / 18, 2 / 3)}
 
 
-def shape_fit(cover: np.ndarray) -> dict[str, tuple[float, tuple[float, float, float, float]]]:
-    """Per world shape, how well it explains a patch of pixel coverages: (soft IoU, box in pixels).
+def shape_fit(cover: np.ndarray) -> dict[str, float]:
+    """Per world shape, how well it explains a patch of pixel coverages (soft IoU).
 
     Analysis by synthesis: ``cover`` (H, W) is how much of each pixel one object covers (0..1,
     read from the pixel's colour between the background's and the object's). For each shape, the
@@ -74,9 +74,9 @@ def shape_fit(cover: np.ndarray) -> dict[str, tuple[float, tuple[float, float, f
 
     h, w = cover.shape
     mass = float(cover.sum())
-    out: dict[str, tuple[float, tuple[float, float, float, float]]] = {}
+    out: dict[str, float] = {}
     if mass <= 0:
-        return {s: (0.0, (0.0, 0.0, 0.0, 0.0)) for s in SHAPES}
+        return dict.fromkeys(SHAPES, 0.0)
     ys, xs = np.mgrid[0:h, 0:w] + 0.5
     mx, my = float((cover * xs).sum() / mass), float((cover * ys).sum() / mass)
     vx = max(float((cover * (xs - mx) ** 2).sum() / mass) - 1 / 12, 1e-3)
@@ -90,8 +90,7 @@ def shape_fit(cover: np.ndarray) -> dict[str, tuple[float, tuple[float, float, f
         bw, bh = (vx / kx) ** 0.5, (vy / ky) ** 0.5
         x0, y0 = mx - bw / 2, my - cy_frac * bh
         t = inside(si, (px - x0) / bw, (py - y0) / bh).mean(axis=(1, 3))
-        iou = float(np.minimum(t, cover).sum() / max(np.maximum(t, cover).sum(), 1e-9))
-        out[name] = (iou, (x0, y0, x0 + bw, y0 + bh))
+        out[name] = float(np.minimum(t, cover).sum() / max(np.maximum(t, cover).sum(), 1e-9))
     return out
 
 
@@ -123,7 +122,7 @@ class ShapesGrounder:
     # ----- detection ---------------------------------------------------------------------------
     def components(self, frames: np.ndarray) -> list[list[Component]]:
         """All coloured components per frame."""
-        from ttom.shapes.world import COLORS, SHAPES
+        from ttom.shapes.world import COLORS
 
         frames = check_frames(frames)
         n, h, w, _ = frames.shape
@@ -157,12 +156,11 @@ class ShapesGrounder:
                 cover = ((x[f, ya:yb, xa:xb] - bg[f]) @ col) / float(col @ col)
                 cover = np.clip(cover, 0.0, 1.0) * (comp[ya:yb, xa:xb] | ~fg[f, ya:yb, xa:xb])
                 fits = shape_fit(cover)
-                best = max(range(len(SHAPES)), key=lambda i: fits[SHAPES[i]][0])
-                ious = [fits[s][0] for s in SHAPES]
+                best = max(fits, key=fits.__getitem__)
                 out[f].append(Component(
                     frame=f, color=cname, box=(x0 / w, y0 / h, x1 / w, y1 / h),
                     centroid=(float(cx.mean() + 0.5) / w, float(cy.mean() + 0.5) / h), area=area,
-                    shape=SHAPES[best], shape_score=ious[best], mask=comp,
+                    shape=best, shape_score=fits[best], mask=comp,
                 ))
         return out
 
