@@ -1,5 +1,7 @@
 """ttom bench shapes: its prompt set, success rules, table and plots (the generation itself is the engine's, tested elsewhere)."""
 
+import json
+
 import pytest
 
 from ttom.bench import shapes as bench
@@ -95,6 +97,35 @@ def test_shards_split_the_prompts_and_keep_their_seeds():
     for bad in ("3/3", "x", "1/0", "-1/2"):
         with pytest.raises(ValueError, match="K/N"):
             bench.shard(items, bad)
+
+
+def test_a_category_subset_keeps_the_places_of_the_whole_set():
+    whole = bench.prompts(3, 0, "dev")
+    some = bench.numbered_prompts(3, 0, "dev", ("motion", "binding"))
+    assert [p[0] for _, p in some] == ["motion"] * 3 + ["binding"] * 3
+    assert all(whole[k] == p for k, p in some)
+    assert bench.numbered_prompts(3, 0, "dev") == list(enumerate(whole))
+    with pytest.raises(ValueError, match="colours"):
+        bench.numbered_prompts(3, 0, "dev", ("motion", "colours"))
+
+
+def test_bench_shapes_runs_only_the_categories_asked(tmp_path):
+    from typer.testing import CliRunner
+
+    from ttom.cli import app
+
+    f = tmp_path / "s.json"
+    out = CliRunner().invoke(app, ["bench", "shapes", "-n", "1", "--split", "dev", "--conditions", "plain",
+                                   "--categories", "binding", "--samples", str(f), "--no-record"])
+    assert out.exit_code == 0, out.output
+    (k, (cat, cap)), = bench.numbered_prompts(1, 0, "dev", ("binding",))
+    assert [(s["category"], s["prompt"], s["seed"]) for s in json.loads(f.read_text())] == [(cat, cap, k)]
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "ttom.cli", "bench", "shapes", "--categories", "colours", "--no-record"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "colours" in r.stderr + r.stdout and "Traceback" not in r.stderr
 
 
 def test_object_conditioning_keeps_the_layout_and_drops_the_layout_words():

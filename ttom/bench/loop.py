@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ttom.bench.shapes import CATEGORIES, Sample, ShapesBench, paired, prompts, shard, success
+from ttom.bench.shapes import CATEGORIES, Sample, ShapesBench, numbered_prompts, paired, shard, success
 
 CONDITIONS = ("tto", "best3", "loop", "escalate")
 DEFAULT_CONDITIONS = ("tto", "best3", "loop")
@@ -69,16 +69,11 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
     from ttom.planning.fixes import LayoutIssue
     from ttom.planning.plan import plan, repair_from_critic
 
-    if categories and set(categories) - set(CATEGORIES):
-        raise ValueError(f"unknown categories {sorted(set(categories) - set(CATEGORIES))}; "
-                         f"known: {', '.join(CATEGORIES)}")
+    chosen = shard(numbered_prompts(per_category, seed, split, categories, limit), shard_spec)
     backend = load_backend("shapes", device)
     overrides = tto_overrides or {}
     steps = steps or backend.defaults.steps
     bench = ShapesBench()
-    numbered = [(k, p) for k, p in enumerate(prompts(per_category, seed, split)[:limit])
-                if not categories or p[0] in categories]
-    chosen = shard(numbered, shard_spec)
     items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=backend.defaults.video.aspect).layout)
              for k, (cat, cap) in chosen]
 

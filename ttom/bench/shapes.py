@@ -108,6 +108,17 @@ def prompts(per_category: int, seed: int = 0, split: str = "all") -> list[tuple[
     return out
 
 
+def numbered_prompts(per_category: int, seed: int, split: str, categories: tuple[str, ...] | None = None,
+                     limit: int | None = None) -> list[tuple[int, tuple[str, str]]]:
+    """``prompts`` with each pair's place in the whole list (its noise seed is ``seed`` + place), kept to
+    ``categories`` when given (an unknown one is a ValueError) and to the first ``limit`` places."""
+    if categories and set(categories) - set(CATEGORIES):
+        raise ValueError(f"unknown categories {sorted(set(categories) - set(CATEGORIES))}; "
+                         f"known: {', '.join(CATEGORIES)}")
+    return [(k, p) for k, p in enumerate(prompts(per_category, seed, split)[:limit])
+            if not categories or p[0] in categories]
+
+
 CONDITIONINGS = ("full", "objects")
 
 
@@ -172,9 +183,10 @@ def success(category: str, report: dict) -> bool:
 
 def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip", "warm"), tto_overrides=None,
         device: str = "cpu", progress=print, split: str = "all", conditioning: str = "full",
-        shard_spec: str | None = None) -> ShapesBench:
+        shard_spec: str | None = None, categories: tuple[str, ...] | None = None) -> ShapesBench:
     """``shard_spec`` ``K/N``: only this process's share of the prompts (plain and tto; the memory
-    streams need the whole ordered stream in one process)."""
+    streams need the whole ordered stream in one process); ``categories``: only these categories'
+    prompts (for both, the seeds stay those of the whole set)."""
     from ttom.critic.critique import critique
     from ttom.engine.backends import load_backend
     from ttom.engine.tto import expected_signature, generate, recipe_config
@@ -184,13 +196,13 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
 
     if shard_spec and ({"skip", "warm"} & set(conditions)):
         raise ValueError("the memory streams (skip, warm) cannot be sharded: run them in one process")
+    # seeds follow the prompt's place in the whole set, so a sharded run makes the same videos
+    chosen = shard(numbered_prompts(per_category, seed, split, categories), shard_spec)
     backend = load_backend("shapes", device)
     overrides = tto_overrides or {}
     bench = ShapesBench()
-    # seeds follow the prompt's place in the whole set, so a sharded run makes the same videos
-    numbered = list(enumerate(prompts(per_category, seed, split)))
     items = [(k, cat, cap, plan(cap, planner="offline", frame_aspect=backend.defaults.video.aspect).layout)
-             for k, (cat, cap) in shard(numbered, shard_spec)]
+             for k, (cat, cap) in chosen]
 
     def judge(k, cat, cap, layout, cond, result, seconds, **extra):
         report = critique(result.frames, layout, backend="shapes")

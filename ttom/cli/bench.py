@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ttom.cli.options import JSON_OPT, parse_ints
+from ttom.cli.options import JSON_OPT, parse_ints, parse_names
 
 
 def print_table(console, title: str, headers, rows) -> None:
@@ -66,6 +66,8 @@ def bench_shapes(
                                     "reads: name, phrase (with its attributes) or clause (and what follows it)."),
     conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "
                                      "the caption without its layout words (the layout still from the full caption)."),
+    categories: str = typer.Option(None, "--categories", help="Only these categories, e.g. motion,spatial (the "
+                                   "prompts keep the seeds they have in the whole set)."),
     device: str = typer.Option("cpu", "--device"),
     shard_spec: str = typer.Option(None, "--shard", help="K/N: run every N-th prompt from the K-th (N processes "
                                    "share one prompt set; give their --samples files to --from-samples together)."),
@@ -90,13 +92,13 @@ def bench_shapes(
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
                      layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
                      rank=rank, alpha=alpha, token_scope=token_scope,
-                     modules=tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else None)
+                     modules=parse_names(modules))
     if conditioning not in shapes.CONDITIONINGS:
         raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")
     bench = samples_or_run(shapes.load, from_samples, "shapes", lambda: shapes.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, conditioning=conditioning,
-        shard_spec=shard_spec))
+        shard_spec=shard_spec, categories=parse_names(categories)))
     if samples and not from_samples:
         shapes.save(bench, samples)  # this run's own samples, before any baseline joins them
     if baseline:
@@ -160,7 +162,7 @@ def bench_loop(
     bench = samples_or_run(loop.load, from_samples, "loop", lambda: loop.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec,
-        categories=tuple(c.strip() for c in categories.split(",") if c.strip()) if categories else None))
+        categories=parse_names(categories)))
     if samples and not from_samples:
         loop.save(bench, samples)
     headers, rows = loop.table(bench)

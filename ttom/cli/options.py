@@ -38,6 +38,12 @@ def check_device(value: str | None) -> str | None:
     return value
 
 
+def parse_names(text: str | None) -> tuple[str, ...] | None:
+    """'motion, spatial' → ('motion', 'spatial'); None or only commas → None."""
+    names = tuple(x.strip() for x in (text or "").split(",") if x.strip())
+    return names or None
+
+
 def parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
     """'3' or '14,15' → (14, 15); a ``ConfigError`` naming the option otherwise."""
     if text is None:
