@@ -4,8 +4,8 @@ Per frame, every pixel is given the nearest of the world's object colours and th
 background colour (the frame's median, since objects cover far less than half of it); pixels of
 one colour form connected components (4-neighbour); each component's shape is the world shape
 that, fitted to the component's pixel coverages by their moments and drawn as the world renders
-it, explains them best (soft IoU, also the detection score; ``shape_fit``). Components of a query's colour and shape are linked across frames into tracks by
-nearest centroid.
+it, explains them best (soft IoU, also the detection score; ``shape_fit``). Components of a
+query's colour and shape are linked across frames into tracks by nearest centroid.
 """
 
 from __future__ import annotations
