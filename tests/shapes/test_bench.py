@@ -109,15 +109,17 @@ def test_a_category_subset_keeps_the_places_of_the_whole_set():
         bench.numbered_prompts(3, 0, "dev", ("motion", "colours"))
 
 
-def test_bench_shapes_runs_only_the_categories_asked(tmp_path):
+def test_bench_shapes_runs_only_the_categories_asked_and_leaves_the_docs_alone(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from ttom.cli import app
 
+    monkeypatch.chdir(tmp_path)
     f = tmp_path / "s.json"
     out = CliRunner().invoke(app, ["bench", "shapes", "-n", "1", "--split", "dev", "--conditions", "plain",
                                    "--categories", "binding", "--samples", str(f), "--no-record"])
     assert out.exit_code == 0, out.output
+    assert not (tmp_path / "docs").exists()  # --no-record: no plots over the docs' own (--plots asks for them)
     (k, (cat, cap)), = bench.numbered_prompts(1, 0, "dev", ("binding",))
     assert [(s["category"], s["prompt"], s["seed"]) for s in json.loads(f.read_text())] == [(cat, cap, k)]
     import subprocess

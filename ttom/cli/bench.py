@@ -71,7 +71,8 @@ def bench_shapes(
     device: str = typer.Option("cpu", "--device"),
     shard_spec: str = typer.Option(None, "--shard", help="K/N: run every N-th prompt from the K-th (N processes "
                                    "share one prompt set; give their --samples files to --from-samples together)."),
-    out: Path = typer.Option(Path("docs/img"), "--plots", help="Folder for the PNG plots."),
+    out: Path = typer.Option(None, "--plots", help="Folder for the PNG plots (default: docs/img when the run is "
+                             "recorded; none with --no-record)."),
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
     baseline: Path = typer.Option(None, "--baseline", help="Samples JSON of an earlier run on the same prompts: "
                                   "its conditions not run now (e.g. plain) join the table and the paired comparison."),
@@ -110,7 +111,9 @@ def bench_shapes(
         print_table(console, title, hs, rs)
     if from_samples:
         return
-    pngs = shapes.plots(bench, out)
+    if out is None and not no_record:
+        out = Path("docs/img")
+    pngs = shapes.plots(bench, out) if out is not None else []
     if not no_record:
         from ttom.engine.backends import load_backend
         from ttom.engine.tto import adapter_spec, recipe_config
