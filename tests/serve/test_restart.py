@@ -80,7 +80,9 @@ def test_a_server_killed_mid_job_is_restarted_and_the_job_finishes_without_redoi
         requeued = next(i for i, e in enumerate(events) if e.get("requeued"))
         assert "restarted" in events[requeued]["requeued"]
         second_attempt = [e["event"] for e in events[requeued + 1:]]
-        assert second_attempt[0] == "status" and second_attempt[1] == "critic"  # on from the critique node
+        # on from the last checkpoint: the critique node, or the memorize node when the critic's event reached
+        # the kill hook only after that node's checkpoint was written (the event stream may trail the graph)
+        assert second_attempt[0] == "status" and second_attempt[1] in ("critic", "memorize"), second_attempt
         assert not {"plan", "generate", "tto", "step"} & set(second_attempt)  # the round is not generated again
         assert round1.stat().st_mtime_ns == mtime
         video = httpx.get(f"{url}/v1/videos/{job['id']}/content")
