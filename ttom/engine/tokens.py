@@ -83,19 +83,24 @@ def token_positions(tokenizer, prompt_ids: Sequence[int], word: str, prompt: str
     if found or prompt is None or not getattr(tokenizer, "is_fast", False):
         return sorted(found)
 
-    return sorted(_tokens_in_spans(tokenizer, prompt, prompt_ids, word_spans(prompt, word), max_length))
-
-
-def _tokens_in_spans(tokenizer, prompt: str, prompt_ids: Sequence[int], spans: Sequence[tuple[int, int]],
-                     max_length: int | None = None) -> set[int]:
-    """Positions in ``prompt_ids`` of the tokens that overlap any character span of ``prompt`` (through the
-    fast tokenizer's offset mapping; special tokens have empty offsets and never count)."""
+    spans = word_spans(prompt, word)
     if not spans:
-        return set()
-    enc = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True, truncation=max_length is not None,
-                    max_length=max_length)
-    return {pos for pos, (a, b) in enumerate(enc["offset_mapping"])
-            if b > a and pos < len(prompt_ids) and any(a < e and b > s for s, e in spans)}
+        return []
+    return sorted(_tokens_in_spans(_offsets(tokenizer, prompt, max_length), len(prompt_ids), spans))
+
+
+def _offsets(tokenizer, prompt: str, max_length: int | None = None) -> list[tuple[int, int]]:
+    """Each token's character span in ``prompt`` (the fast tokenizer's offset mapping, special tokens
+    included with empty spans), tokenised as the prompt ids were."""
+    return tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True, truncation=max_length is not None,
+                     max_length=max_length)["offset_mapping"]
+
+
+def _tokens_in_spans(offsets: Sequence[tuple[int, int]], n_ids: int, spans: Sequence[tuple[int, int]]) -> set[int]:
+    """Positions below ``n_ids`` of the tokens that overlap any character span (special tokens have empty
+    offsets and never count)."""
+    return {pos for pos, (a, b) in enumerate(offsets)
+            if b > a and pos < n_ids and any(a < e and b > s for s, e in spans)}
 
 
 def object_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], words: Sequence[str],
@@ -162,7 +167,7 @@ def described_token_groups(tokenizer, prompt: str, prompt_ids: Sequence[int], la
                 end = next((s for s in starts if s >= b), len(prompt))
             wanted[obj.name] += [(m.start() + a, m.end() + a) for m in _WORD.finditer(lower[a:end])
                                  if describes(m.group())]
+    offsets = _offsets(tokenizer, prompt, max_length)
     for name, spans_of_name in wanted.items():
-        groups[name] = sorted(set(groups[name]) | _tokens_in_spans(tokenizer, prompt, prompt_ids, spans_of_name,
-                                                                   max_length))
+        groups[name] = sorted(set(groups[name]) | _tokens_in_spans(offsets, len(prompt_ids), spans_of_name))
     return groups
