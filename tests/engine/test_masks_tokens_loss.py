@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from ttom.engine.loss import alignment_loss, jsd, normalize_maps
-from ttom.engine.masks import box_mask, gaussian_box, layout_targets
+from ttom.engine.loss import alignment_loss, instance_loss, jsd, normalize_maps
+from ttom.engine.masks import box_mask, gaussian_box, instance_boxes, layout_targets
 from ttom.engine.tokens import described_token_groups, object_token_groups, token_positions
 from ttom.errors import TtomError
 from ttom.layout import Layout, static_object
@@ -163,3 +163,46 @@ def test_weighted_loss_is_the_weighted_mean_of_the_names_terms():
         float(per[0].mean()), rel=1e-6)
     with pytest.raises(ValueError, match="all zero"):
         alignment_loss(maps, targets, present, torch.zeros(2))
+
+
+def _three_birds_layout():
+    boxes = [[0.0, 0.0, 0.3, 0.3], [0.7, 0.0, 1.0, 0.3], [0.35, 0.7, 0.65, 1.0]]
+    objs = [static_object(i, "bird", b).model_dump() for i, b in enumerate(boxes)]
+    mover = {"id": 3, "name": "cat", "phrase": "a cat",
+             "keyframes": [{"t": 0.0, "box": [0.0, 0.4, 0.2, 0.6]}, {"t": 1.0, "box": [0.8, 0.4, 1.0, 0.6]}]}
+    return Layout.parse({"prompt": "three birds and a cat moving right", "objects": objs + [mover]})
+
+
+def test_instance_boxes_give_each_instance_its_share_of_its_names_target():
+    layout = _three_birds_layout()
+    masks, index, share, ids = instance_boxes(layout, (4, 12, 12))
+    assert masks.shape == (4, 4, 12, 12) and index.tolist() == [0, 0, 0, 1] and ids == [0, 1, 2, 3]
+    # three separate birds: each box holds about a third of the name's Gaussian mass (σ = side/4)
+    assert ((share[:3] > 0.25) & (share[:3] < 1 / 3)).all(), share
+    assert ((share[3] > 0.75) & (share[3] < 1.0)).all(), share  # the cat alone holds most of its own
+    # the moving cat's box moves with it, frame by frame
+    cols = [int(masks[3, f].sum(dim=0).nonzero()[0]) for f in range(4)]
+    assert cols == sorted(cols) and cols[-1] > cols[0] + 6
+
+
+def test_instance_term_is_zero_on_the_target_and_flags_a_missing_instance_that_jsd_hardly_sees():
+    layout = _three_birds_layout()
+    grid = (4, 12, 12)
+    targets, present = layout_targets(layout, grid)
+    masks, index, share, _ = instance_boxes(layout, grid)
+    assert float(instance_loss([targets], masks, index, share)) == pytest.approx(0.0, abs=1e-6)
+    # the bird map drops the third bird: the other two take its mass
+    dropped = targets.clone()
+    dropped[0] = normalize_maps(sum(gaussian_box(b, 12, 12) for b in ([0.0, 0.0, 0.3, 0.3], [0.7, 0.0, 1.0, 0.3]))
+                                .expand(4, 12, 12))
+    # the JSD, averaged with the matched cat, falls below the shipped early stop (0.1) with a bird missing
+    assert float(alignment_loss([dropped], targets, present)) < 0.1
+    term = float(instance_loss([dropped], masks, index, share))
+    # the third bird holds nothing in each frame (term 1), the others over-fill theirs (0): 4 of 16 terms are 1
+    assert term == pytest.approx(4 / 16, abs=0.02)
+    # a weight on the dropped bird raises its part; weights of 1 change nothing
+    assert float(instance_loss([dropped], masks, index, share, torch.ones(4))) == pytest.approx(term, rel=1e-6)
+    weighted = float(instance_loss([dropped], masks, index, share, torch.tensor([1.0, 1.0, 3.0, 1.0])))
+    assert weighted == pytest.approx(3 * 4 / (4 + 4 + 3 * 4 + 4), abs=0.02)
+    with pytest.raises(ValueError, match="all zero"):
+        instance_loss([dropped], masks, index, share, torch.zeros(4))

@@ -62,6 +62,8 @@ def bench_shapes(
     alpha: float = typer.Option(None, "--alpha", help="φ's LoRA alpha (scale alpha / rank)."),
     modules: str = typer.Option(None, "--modules", help="φ's projections in each block, e.g. to_q,to_k,to_v "
                                 "(default: the recipe's)."),
+    instance_weight: float = typer.Option(None, "--instance-weight", help="λ of the loss's instance term: each "
+                                          "object's box holds its share of its name's attention (0 = the JSD alone)."),
     token_scope: str = typer.Option(None, "--token-scope", help="Which prompt words an object's attention map "
                                     "reads: name, phrase (with its attributes) or clause (and what follows it)."),
     conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "
@@ -92,7 +94,7 @@ def bench_shapes(
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
                      layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
-                     rank=rank, alpha=alpha, token_scope=token_scope,
+                     rank=rank, alpha=alpha, token_scope=token_scope, instance_weight=instance_weight,
                      modules=parse_names(modules))
     if conditioning not in shapes.CONDITIONINGS:
         raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")
@@ -125,7 +127,8 @@ def bench_shapes(
                 f"{'full caption' if conditioning == 'full' else 'caption without its layout words'}. "
                 f"TTO: supervised blocks {list(cfg.layers or backend.defaults.layers)}, φ = LoRA r {spec.rank} on blocks "
                 f"{list(spec.blocks)}; {cfg.steps} steps × ≤{cfg.iterations} iterations, lr {cfg.lr}, stop below "
-                f"{cfg.loss_threshold}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps.\n\n"
+                f"{cfg.loss_threshold}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps"
+                f"{f', instance term λ {cfg.instance_weight}' if cfg.instance_weight else ''}.\n\n"
                 + markdown_table(headers, rows) + "\n\n"
                 + "Paired against plain, prompt by prompt: +prompts where the condition succeeded and plain failed, "
                 "−the reverse; p is the two-sided exact sign test on those discordant prompts.\n\n"

@@ -57,3 +57,26 @@ def attention_mass_inside(maps: torch.Tensor, targets_hard: torch.Tensor, presen
     p = normalize_maps(maps.float())
     inside = (p * targets_hard).sum(dim=(-2, -1))
     return float(inside[present].mean())
+
+
+def instance_loss(maps: list[torch.Tensor], masks: torch.Tensor, name_index: torch.Tensor, share: torch.Tensor,
+                  weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over layers, objects and present frames of relu(1 − mass inside the box / target share)²
+    (module docstring); objects weighted by ``weights`` (K,) when given.
+
+    maps: one (G, F, H, W) map per layer; masks (K, F, H, W), name_index (K,), share (K, F) from
+    ``masks.instance_boxes``.
+    """
+    present = share > 0
+    if not present.any():
+        raise ValueError("no object is present in any frame of the layout; nothing to align")
+    terms = []
+    for m in maps:
+        inside = (normalize_maps(m.float())[name_index] * masks).sum(dim=(-2, -1))  # (K, F)
+        terms.append((1 - inside / share.clamp_min(EPS)).clamp_min(0)[present] ** 2)
+    if weights is None:
+        return torch.cat(terms).mean()
+    w = weights.to(share.device, torch.float32)[:, None].expand_as(present)[present]
+    if float(w.sum()) <= 0:
+        raise ValueError("the object weights are all zero on the present frames; nothing to align")
+    return torch.cat([t * w for t in terms]).sum() / (w.sum() * len(terms))

@@ -6,6 +6,10 @@ frame (not truncated to the box), instances of the same name summed, and the fra
 sum 1. Latent frame j of F covers normalised time j/(F-1) (the VAEs keep the first frame and
 compress the rest evenly). A frame where no instance of a name is present has an all-zero target
 and ``present = False``; the loss skips it, so it never divides by zero.
+
+``instance_boxes`` keeps the instances apart, for the loss's instance term: each layout object's
+hard box per frame, and the share of its name's target that lies inside that box (about 0.9 / the
+number of instances: the least attention share the box should hold).
 """
 
 from __future__ import annotations
@@ -67,3 +71,27 @@ def layout_targets(layout: Layout, grid: tuple[int, int, int], names: list[str] 
     present = mass > 0
     targets = torch.where(present[..., None, None], targets / mass.clamp_min(1e-12)[..., None, None], targets)
     return targets, present
+
+
+def instance_boxes(layout: Layout, grid: tuple[int, int, int], names: list[str] | None = None,
+                   device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+    """Each object's box, frame by frame, and the target's share inside it.
+
+    Returns ``masks`` (K, F, H, W) hard 0/1 boxes of the K objects whose name is in ``names``,
+    ``name_index`` (K,) each object's row in ``layout_targets``, ``share`` (K, F) the mass of its
+    name's normalised Gaussian target inside the box (0 where the object is absent) and the K
+    objects' ids.
+    """
+    f, h, w = grid
+    names = names or layout.names
+    targets, _ = layout_targets(layout, grid, names, device=device)
+    objs = [o for o in layout.objects if o.name in names]
+    masks = torch.zeros(len(objs), f, h, w, device=device)
+    for k, obj in enumerate(objs):
+        for j, t in enumerate(frame_times(f)):
+            box = obj.box_at(t)
+            if box is not None:
+                masks[k, j] = box_mask(box, h, w, device=device)
+    index = torch.tensor([names.index(o.name) for o in objs], device=device, dtype=torch.long)
+    share = (targets[index] * masks).sum(dim=(-2, -1))  # (K, F)
+    return masks, index, share, [o.id for o in objs]

@@ -5,7 +5,8 @@ after ``scheduler.step``), so TTO can run before step 0 on the conditional branc
 
     for each denoising step i:
         if i < k and φ is being optimised:                        # TTO, conditional branch only
-            repeat ≤ n times: loss = JSD(attention maps, layout); stop if loss < threshold;
+            repeat ≤ n times: loss = JSD(attention maps, layout) [+ λ·instance term];
+                              stop if loss < threshold;
                               loss.backward(); AdamW.step()        # optimiser state kept across steps
         if i == k: turn φ off                                     # base model from step k on
         CFG forward with φ → scheduler.step
@@ -31,8 +32,8 @@ import torch
 from ttom.engine import adapters
 from ttom.engine.attention import AttentionRecorder, StopForward, capture
 from ttom.engine.backends.base import Backend, VideoSpec
-from ttom.engine.loss import alignment_loss
-from ttom.engine.masks import layout_targets
+from ttom.engine.loss import alignment_loss, instance_loss
+from ttom.engine.masks import instance_boxes, layout_targets
 from ttom.engine.tokens import SCOPES
 from ttom.errors import ConfigError
 from ttom.layout import Layout
@@ -71,6 +72,10 @@ class TTOConfig:
     # the plain mean). Instances of one name share one attention map, so a name weighs the largest
     # weight among its instances. The critic loop raises the weights of the objects it flagged.
     object_weights: dict[int, float] | None = None
+    # λ of the loss's instance term (loss.py): each object's box holds at least its share of its
+    # name's attention, instance by instance and frame by frame. 0 = the JSD alone. The early stop
+    # and the reported losses read the sum: a layout is matched when both terms are small.
+    instance_weight: float = 0.0
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -80,6 +85,8 @@ class TTOConfig:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
         if self.token_scope is not None and self.token_scope not in SCOPES:
             raise ConfigError(f"tto token_scope must be one of {SCOPES}, got {self.token_scope!r}")
+        if not self.instance_weight >= 0:
+            raise ConfigError(f"tto instance_weight must be >= 0, got {self.instance_weight}")
         if self.object_weights is not None and any(w < 0 for w in self.object_weights.values()):
             raise ConfigError(f"tto object_weights must be >= 0, got {self.object_weights}")
         if int(self.gradient_checkpointing) < 0:
@@ -228,6 +235,14 @@ class TTOSession:
         self.grid = backend.token_grid(spec)
         self.targets, self.present = layout_targets(layout, self.grid, layout.names, device=backend.device)
         self.weights = name_weights(layout, cfg.object_weights, device=backend.device)  # (G,) or None
+        self.instances = None
+        if cfg.instance_weight > 0:
+            masks, index, share, ids = instance_boxes(layout, self.grid, layout.names, device=backend.device)
+            weights = None
+            if cfg.object_weights:
+                ow = {int(k): float(v) for k, v in cfg.object_weights.items()}
+                weights = torch.tensor([ow.get(i, 1.0) for i in ids], device=backend.device)
+            self.instances = (masks, index, share, weights)
         self.recorder = AttentionRecorder([self.token_groups[n] for n in layout.names], self.normalization)
         self._stack = ExitStack()
 
@@ -268,7 +283,8 @@ class TTOSession:
 
     # ----- the loss ---------------------------------------------------------------------------
     def loss(self, latents: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, extra: dict) -> torch.Tensor:
-        """JSD between the supervised blocks' attention maps and the layout, on the conditional branch."""
+        """JSD between the supervised blocks' attention maps and the layout, on the conditional branch,
+        plus λ × the instance term when ``instance_weight`` is set."""
         b = self.backend
         self.recorder.clear()
         self.recorder.active = True  # stays on until the backward is done (see the class docstring)
@@ -280,7 +296,10 @@ class TTOSession:
             pass
         g = len(self.token_groups)
         maps = [self.recorder.maps[i][0].T.reshape(g, *self.grid) for i in self.layers]  # (G, F, H, W)
-        return alignment_loss(maps, self.targets, self.present, self.weights)
+        jsd = alignment_loss(maps, self.targets, self.present, self.weights)
+        if self.instances is None:
+            return jsd
+        return jsd + self.cfg.instance_weight * instance_loss(maps, *self.instances)
 
     def phi_finite(self) -> bool:
         """No NaN or infinity in φ (one device sync for all its tensors)."""
