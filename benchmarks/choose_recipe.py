@@ -4,7 +4,9 @@ Each candidate ``NAME`` has a job ``NAME`` (full captions) and ``oNAME`` (object
 with ``plain`` and ``oplain``. The rule, fixed before a sweep runs: a candidate that loses more than
 ``--max-lost`` of the objects plain found (either conditioning) is out; the winner has the most
 successes summed over both conditionings, and replaces ``--current`` only when it beats it by at
-least ``--margin`` (dev sets are small: a one-prompt lead is noise).
+least ``--margin`` (dev sets are small: a one-prompt lead is noise). With ``--max-iterations-ratio R``
+a candidate whose mean TTO iterations a video exceed R × the current recipe's is out too (TTO
+iterations are what a CPU generation pays for).
 
     python benchmarks/choose_recipe.py RESULTS.json --candidates tto,p6,lr5 --current tto --margin 3
 """
@@ -18,7 +20,12 @@ from pathlib import Path
 from ttom.bench.shapes import Sample, ShapesBench, movement
 
 
-def choose(jobs: dict, candidates: list[str], current: str, margin: int, max_lost: float) -> tuple[str, dict]:
+def _iterations(samples: list[dict]) -> float:
+    return sum(s["tto_iterations"] for s in samples) / max(1, len(samples))
+
+
+def choose(jobs: dict, candidates: list[str], current: str, margin: int, max_lost: float,
+           max_iterations_ratio: float | None = None) -> tuple[str, dict]:
     def bench(base: str, name: str) -> ShapesBench:
         return ShapesBench([Sample(**{**s, "condition": "plain"}) for s in jobs[base]]
                            + [Sample(**{**s, "condition": "tto"}) for s in jobs[name]])
@@ -30,7 +37,10 @@ def choose(jobs: dict, candidates: list[str], current: str, margin: int, max_los
             mv = movement(bench(base, name), "plain", "tto")
             total += sum(s["success"] for s in jobs[name])
             out |= mv["lost"] > max_lost * (mv["objects"] + mv["lost"])
-        scores[c] = {"successes": total, "out": out}
+        iterations = _iterations(jobs[c] + jobs["o" + c])
+        if max_iterations_ratio is not None:
+            out |= iterations > max_iterations_ratio * _iterations(jobs[current] + jobs["o" + current])
+        scores[c] = {"successes": total, "iterations": round(iterations, 1), "out": out}
     live = [c for c in candidates if not scores[c]["out"]]
     best = max(live, key=lambda c: scores[c]["successes"], default=current)
     if best != current and current in live and scores[best]["successes"] < scores[current]["successes"] + margin:
@@ -45,9 +55,10 @@ def main(argv=None) -> None:
     ap.add_argument("--current", required=True, help="the recipe shipped now (one of the candidates)")
     ap.add_argument("--margin", type=int, default=3)
     ap.add_argument("--max-lost", type=float, default=0.1)
+    ap.add_argument("--max-iterations-ratio", type=float, help="out: more TTO iterations a video than this × current's")
     args = ap.parse_args(argv)
     best, scores = choose(json.loads(args.results.read_text()), args.candidates.split(","), args.current,
-                          args.margin, args.max_lost)
+                          args.margin, args.max_lost, args.max_iterations_ratio)
     print(json.dumps(scores))
     print(best)
 
