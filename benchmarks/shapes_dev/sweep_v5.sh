@@ -5,7 +5,7 @@
 set -euo pipefail
 out=$1
 dev=benchmarks/shapes_dev/sweep_v5.txt
-test=benchmarks/shapes_test/v5_jobs.txt
+test=benchmarks/shapes_test/instance_jobs.txt
 work=$(mktemp -d)
 mkdir -p "$out"
 
