@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "shapes"
-MODEL_ID = "ttom/shapes-v5"  # v5: v4 trained further; a new id, so φ* memorised for older weights never loads
+MODEL_ID = "ttom/shapes-v4"  # v4: v3 trained further; a new id, so φ* memorised for older weights never loads
 
 # Video 24x24 px, 8 frames, patch 2: 12x12 tokens per frame, 1,152 video tokens. At 32 px the
 # CFG forward on a 2-core CPU took ~1.5 s (2,048 tokens, attention-bound); at 24 px ~0.3 s,
