@@ -51,7 +51,7 @@ def test_the_figures_from_samples():
     assert len(titles) == 3 and "amortized" in titles[2]
 
 
-def test_samples_round_trip_and_the_tables_are_rebuilt_from_them(tmp_path):
+def test_samples_round_trip_and_the_tables_are_rebuilt_from_them(tmp_path, monkeypatch):
     samples = [_sample(i, c, i % 2 == 0, 3.0, "skip" if c == "memory" and i > 2 else "fresh")
                for i in range(8) for c in ("tto", "memory")]
     path = tmp_path / "s.json"
@@ -62,6 +62,15 @@ def test_samples_round_trip_and_the_tables_are_rebuilt_from_them(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "fresh TTO every time vs the memory on" in out.stdout and "amortized" in out.stdout
     assert (tmp_path / "img" / "memory_stream.png").stat().st_size > 1000
+    # --no-record without --plots draws nothing (it used to overwrite docs/img's plot from any folder)
+    from typer.testing import CliRunner
+
+    from ttom.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    quiet = CliRunner().invoke(app, ["bench", "memory", "--stream", "--from-samples", str(path), "--no-record"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "amortized" in quiet.output and not (tmp_path / "docs").exists()
     (tmp_path / "bad.json").write_text('{"not": "samples"}')
     bad = ttom_cli("bench", "memory", "--stream", "--from-samples", str(tmp_path / "bad.json"), "--no-record",
                    cache_dir=str(tmp_path / "c"))

@@ -313,7 +313,8 @@ def bench_memory(
                               "fewer only to check that the benchmark runs)."),
     from_samples: Path = typer.Option(None, "--from-samples", help="With --stream: generate nothing, rebuild the "
                                       "tables and plots from an earlier run's --samples."),
-    plots_dir: Path = typer.Option(Path("docs/img"), "--plots", help="With --stream: folder for the plot."),
+    plots_dir: Path = typer.Option(None, "--plots", help="With --stream: folder for the plot (default: docs/img "
+                                   "when the run is recorded; none with --no-record)."),
     record: bool = typer.Option(True, "--record/--no-record", help="Write the results to docs/benchmarks.md "
                                 "(latency, stream) or docs/memory.md (pairs)."),
     as_json: bool = JSON_OPT,
@@ -365,8 +366,11 @@ def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, fro
     for title, hs, rs in memory_stream.tables(got):
         print_table(console, title, hs, rs)
         sections.append(f"**{title}**\n\n" + markdown_table(hs, rs))
-    pngs = memory_stream.plots(got, plots_dir)
-    console.print(f"plot: {', '.join(map(str, pngs))}")
+    if plots_dir is None and record:
+        plots_dir = Path("docs/img")
+    pngs = memory_stream.plots(got, plots_dir) if plots_dir is not None else []
+    if pngs:
+        console.print(f"plot: {', '.join(map(str, pngs))}")
     if record:
         n = len({s.index for s in got})
         body = (f"{n} of the stream's {memory_stream.REQUESTS} requests"
