@@ -1,19 +1,13 @@
 """The recipe-choice rule of benchmarks/choose_recipe.py, which decides what a sweep ships."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "choose_recipe.py"
+from tests.helpers.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def rule():
-    spec = importlib.util.spec_from_file_location("choose_recipe", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("choose_recipe.py")
 
 
 def _samples(n_ok, n=20, iterations=10, errors=(0.2,)):

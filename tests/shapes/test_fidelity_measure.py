@@ -1,22 +1,15 @@
 """The object-fidelity measure of benchmarks/shapes_train/fidelity.py judges rendered world videos right."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from tests.helpers.scripts import load_script
 from ttom.layout import Layout, static_object
 from ttom.shapes import world
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "shapes_train" / "fidelity.py"
 
 
 @pytest.fixture(scope="module")
 def fidelity():
-    spec = importlib.util.spec_from_file_location("fidelity", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("shapes_train/fidelity.py")
 
 
 def _video(*objects, size=24):
