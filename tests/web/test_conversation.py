@@ -9,6 +9,7 @@ edit on the same thread giving a second video, the plain model beside TTOM, and 
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -208,6 +209,11 @@ def test_a_busy_server_says_so_and_when_to_try_again(page):
             r = httpx.post(f"{server.url}/v1/videos", json=body, timeout=30)
             assert r.status_code in (200, 201, 202), r.text
             ids.append(r.json()["id"])
+            # the first job must leave the queue (start running) before the second can wait in it
+            deadline = time.time() + 60
+            while len(ids) == 1 and time.time() < deadline and httpx.get(
+                    f"{server.url}/v1/videos/{ids[0]}", timeout=30).json()["status"] == "queued":
+                time.sleep(0.1)
         assert httpx.post(f"{server.url}/v1/videos", json=body, timeout=30).status_code == 429
         page.goto(server.url)
         _send(page, "a dog runs to the left")
