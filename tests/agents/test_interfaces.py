@@ -166,7 +166,10 @@ def test_chat_ctrl_c_cancels_the_turn_and_keeps_the_conversation(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "ttom.cli", "chat", "--model", "tiny-cogvideox", "--device", "cpu",
                           "--steps", "1000", "--no-tto", "--critic", "off", "--out", str(tmp_path), "--json",
                           "--thread", "t1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
+                         text=True, env=env,
+                         # as from a terminal: a suite started in the background (`cmd &`) ignores SIGINT, and
+                         # children inherit that, so Ctrl-C would never reach the chat
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     p.stdin.write("a dog sits on the right\n")
     p.stdin.flush()
     seen = []
