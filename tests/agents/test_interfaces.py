@@ -161,8 +161,8 @@ def test_chat_ctrl_c_cancels_the_turn_and_keeps_the_conversation(tmp_path):
     import time
 
     env = {**os.environ, "TTOM_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
-    # 1,000 steps (the most a request may ask) of the tiny model take several seconds (120 took under one on a
-    # fast day, and the signal then came after the turn had ended)
+    # 1,000 steps (the most a request may ask) of the tiny model take several seconds, so the signal, sent a
+    # second after the memory lookup is printed, falls inside the denoising (120 steps take under a second)
     p = subprocess.Popen([sys.executable, "-m", "ttom.cli", "chat", "--model", "tiny-cogvideox", "--device", "cpu",
                           "--steps", "1000", "--no-tto", "--critic", "off", "--out", str(tmp_path), "--json",
                           "--thread", "t1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
