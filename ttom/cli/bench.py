@@ -31,6 +31,12 @@ def load_samples(load, path: Path, command: str):
         raise ConfigError(f"{path}: not a samples file written by ttom bench {command} --samples ({e})") from None
 
 
+def plots_folder(given: Path | None, record: bool) -> Path | None:
+    """Where a benchmark draws its plots: the folder ``--plots`` names, else docs/img when the run is
+    recorded (its section links them), else nowhere (a --no-record run leaves the docs' plots alone)."""
+    return given if given is not None else Path("docs/img") if record else None
+
+
 def samples_or_run(load, from_samples: list[Path] | None, command: str, run):
     """The joined samples of earlier runs (``from_samples``, e.g. the shards of one run), or ``run()``;
     a ``ValueError`` of the run (a bad argument) becomes one clear line."""
@@ -113,8 +119,7 @@ def bench_shapes(
         print_table(console, title, hs, rs)
     if from_samples:
         return
-    if out is None and not no_record:
-        out = Path("docs/img")
+    out = plots_folder(out, record=not no_record)
     pngs = shapes.plots(bench, out) if out is not None else []
     if not no_record:
         from ttom.engine.backends import load_backend
@@ -366,8 +371,7 @@ def _bench_memory_stream(limit, device, keys, memorize, conditions, samples, fro
     for title, hs, rs in memory_stream.tables(got):
         print_table(console, title, hs, rs)
         sections.append(f"**{title}**\n\n" + markdown_table(hs, rs))
-    if plots_dir is None and record:
-        plots_dir = Path("docs/img")
+    plots_dir = plots_folder(plots_dir, record)
     pngs = memory_stream.plots(got, plots_dir) if plots_dir is not None else []
     if pngs:
         console.print(f"plot: {', '.join(map(str, pngs))}")

@@ -44,9 +44,15 @@ def alignment_loss(maps: list[torch.Tensor], targets: torch.Tensor, present: tor
     if not present.any():
         raise ValueError("no object is present in any frame of the layout; nothing to align")
     terms = [jsd(normalize_maps(m.float()), targets)[present] for m in maps]  # each (n_present,)
+    return _mean(terms, present, weights)
+
+
+def _mean(terms: list[torch.Tensor], present: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The mean of per-layer terms over the present (row, frame) pairs, weighted by row when ``weights``
+    (one per row of ``present``) is given."""
     if weights is None:
         return torch.cat(terms).mean()
-    w = weights.to(targets.device, torch.float32)[:, None].expand_as(present)[present]  # (n_present,)
+    w = weights.to(present.device, torch.float32)[:, None].expand_as(present)[present]  # (n_present,)
     if float(w.sum()) <= 0:
         raise ValueError("the object weights are all zero on the present frames; nothing to align")
     return torch.cat([t * w for t in terms]).sum() / (w.sum() * len(terms))
@@ -74,9 +80,4 @@ def instance_loss(maps: list[torch.Tensor], masks: torch.Tensor, name_index: tor
     for m in maps:
         inside = (normalize_maps(m.float())[name_index] * masks).sum(dim=(-2, -1))  # (K, F)
         terms.append((1 - inside / share.clamp_min(EPS)).clamp_min(0)[present] ** 2)
-    if weights is None:
-        return torch.cat(terms).mean()
-    w = weights.to(share.device, torch.float32)[:, None].expand_as(present)[present]
-    if float(w.sum()) <= 0:
-        raise ValueError("the object weights are all zero on the present frames; nothing to align")
-    return torch.cat([t * w for t in terms]).sum() / (w.sum() * len(terms))
+    return _mean(terms, present, weights)

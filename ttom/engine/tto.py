@@ -171,19 +171,24 @@ def recipe_config(backend: Backend | ModelCard, **overrides) -> TTOConfig:
     return TTOConfig(**fields)
 
 
-def name_weights(layout: Layout, object_weights: dict[int, float] | None, device=None) -> torch.Tensor | None:
-    """(G,) loss weights for the layout's names from per-object weights (largest among a name's instances)."""
-    if not object_weights:
-        return None
+def weights_by_id(layout: Layout, object_weights: dict[int, float]) -> dict[int, float]:
+    """Each layout object's loss weight by id (1 unless given); an id the layout lacks is a ConfigError."""
     object_weights = {int(k): float(v) for k, v in object_weights.items()}  # JSON state keeps keys as strings
     ids = {o.id for o in layout.objects}
     unknown = sorted(set(object_weights) - ids)
     if unknown:
         raise ConfigError(f"tto object_weights name objects {unknown} that the layout does not have (ids {sorted(ids)})")
+    return {o.id: object_weights.get(o.id, 1.0) for o in layout.objects}
+
+
+def name_weights(layout: Layout, object_weights: dict[int, float] | None, device=None) -> torch.Tensor | None:
+    """(G,) loss weights for the layout's names from per-object weights (largest among a name's instances)."""
+    if not object_weights:
+        return None
+    by_id = weights_by_id(layout, object_weights)
     by_name: dict[str, float] = {}
     for o in layout.objects:
-        w = object_weights.get(o.id, 1.0)
-        by_name[o.name] = max(by_name.get(o.name, w), w)
+        by_name[o.name] = max(by_name.get(o.name, by_id[o.id]), by_id[o.id])
     return torch.tensor([by_name[n] for n in layout.names], device=device, dtype=torch.float32)
 
 
@@ -240,8 +245,8 @@ class TTOSession:
             masks, index, share, ids = instance_boxes(layout, self.grid, layout.names, device=backend.device)
             weights = None
             if cfg.object_weights:
-                ow = {int(k): float(v) for k, v in cfg.object_weights.items()}
-                weights = torch.tensor([ow.get(i, 1.0) for i in ids], device=backend.device)
+                by_id = weights_by_id(layout, cfg.object_weights)
+                weights = torch.tensor([by_id[i] for i in ids], device=backend.device)
             self.instances = (masks, index, share, weights)
         self.recorder = AttentionRecorder([self.token_groups[n] for n in layout.names], self.normalization)
         self._stack = ExitStack()
