@@ -3,7 +3,9 @@
 # (one a GPU), then the dev split of both, the README gate on the 2-core CPU, the choice, and the test split
 # of the chosen one in two draws; two H200s (TTOM_MINILM_STATES: the states file):
 #   git checkout ec0f25d -- ttom/assets/shapes/diffusion_pytorch_model.safetensors   # v5 in the working tree
-#   bash benchmarks/shapes_train/run8.sh train OUT 6.5    # A and B, fidelity; both kept in .run8/ on the machine
+#   bash benchmarks/shapes_train/run8.sh train OUT 5.5    # A and B, fidelity; both kept in /tmp/run8 on the machine
+#   (planned at 6.5 minutes; that run's candidates were lost with the repo folder's untracked files between two
+#   calls, and 5.5 lets train and dev share one call)
 #   bash benchmarks/shapes_train/run8.sh dev OUT          # both candidates' dev split, A on GPU 0, B on GPU 1
 #   python benchmarks/shapes_train/readme_gate.py --weights A --out gate_A.json --stop-on-seed0   # this CPU, idle
 #   bash benchmarks/shapes_train/run8.sh test OUT         # the chosen weights in ttom/assets/shapes
@@ -32,20 +34,20 @@
 #   a candidate ships;
 #   test, 400 prompts: plain 140-175, TTO 205-250, ratio 1.35-1.65, p < 0.001; numeracy TTO - plain -8..+4;
 #   motion on object captions 30-45 of 80 (38-56%).
-# train writes OUT/run8.tar.gz (logs, fidelity files, both candidates) and OUT/fidelity.txt; dev writes
+# train writes OUT/run8_logs.tgz, OUT/A.safetensors, OUT/B.safetensors (config: v5's) and OUT/fidelity.txt; dev writes
 # OUT/dev_A.json, OUT/dev_B.json; test writes OUT/test_seed0.json, OUT/test_seed1.json.
 set -euo pipefail
 phase=$1
 out=$2
-mkdir -p "$out" .run8
+mkdir -p "$out" /tmp/run8
 
 fit() {  # GPU NAME MINUTES SHARE LR SEED
     CUDA_VISIBLE_DEVICES=$1 python -m ttom.shapes.train fit --states "$TTOM_MINILM_STATES" --resume ttom/assets/shapes \
-        --out ".run8/$2" --minutes "$3" --batch 128 --full-captions "$4" --lr "$5" --workers 8 --compile --seed "$6" \
-        > ".run8/run8$2.log" 2>&1
-    CUDA_VISIBLE_DEVICES=$1 python benchmarks/shapes_train/fidelity.py --weights ".run8/$2" \
-        --states "$TTOM_MINILM_STATES" --seeds 32 --first-seed 100 --out ".run8/fidelity_run8$2_seeds100.json" \
-        > ".run8/fidelity_run8$2.log" 2>&1
+        --out "/tmp/run8/$2" --minutes "$3" --batch 128 --full-captions "$4" --lr "$5" --workers 8 --compile --seed "$6" \
+        > "/tmp/run8/run8$2.log" 2>&1
+    CUDA_VISIBLE_DEVICES=$1 python benchmarks/shapes_train/fidelity.py --weights "/tmp/run8/$2" \
+        --states "$TTOM_MINILM_STATES" --seeds 32 --first-seed 100 --out "/tmp/run8/fidelity_run8$2_seeds100.json" \
+        > "/tmp/run8/fidelity_run8$2.log" 2>&1
 }
 split() {  # GPU TREE SEED NAME SPLIT: plain, oplain, tto, otto at 40 a category on one GPU, run from TREE
     local jobs
@@ -58,10 +60,9 @@ split() {  # GPU TREE SEED NAME SPLIT: plain, oplain, tto, otto at 40 a category
         --jobs "$jobs" --shards 8 --out "$2/r_$4" --deadline 420 > "$2/r_$4.log" 2>&1)
     cp "$2/r_$4/results.json" "$out/$4.json"
 }
-tree() {  # NAME WEIGHTS: a copy of the package with these weights, for running two models side by side
+tree() {  # NAME WEIGHTS: /tmp/treeNAME, a copy of the package with these weights (two models side by side)
     rm -rf "/tmp/tree$1" && mkdir -p "/tmp/tree$1" && cp -r ttom "/tmp/tree$1/"
     cp "$2/config.json" "$2/diffusion_pytorch_model.safetensors" "/tmp/tree$1/ttom/assets/shapes/"
-    echo "/tmp/tree$1"
 }
 
 case "$phase" in
@@ -70,20 +71,23 @@ train)
     fit 1 B "$3" 0.05 1.5e-4 10 &
     wait
     ok() { python -c "import json,sys; print(json.load(open(sys.argv[1]))['summary']['ok'])" "$1"; }
-    echo "fidelity seeds 100-131: A $(ok .run8/fidelity_run8A_seeds100.json)/384, B $(ok .run8/fidelity_run8B_seeds100.json)/384" \
+    echo "fidelity seeds 100-131: A $(ok /tmp/run8/fidelity_run8A_seeds100.json)/384, B $(ok /tmp/run8/fidelity_run8B_seeds100.json)/384" \
         | tee "$out/fidelity.txt"
-    tar czf "$out/run8.tar.gz" -C .run8 run8A.log run8B.log fidelity_run8A_seeds100.json fidelity_run8B_seeds100.json \
-        fidelity_run8A.log fidelity_run8B.log A B
+    tar czf "$out/run8_logs.tgz" -C /tmp/run8 run8A.log run8B.log fidelity_run8A_seeds100.json \
+        fidelity_run8B_seeds100.json fidelity_run8A.log fidelity_run8B.log A/train_log.json B/train_log.json
+    for c in A B; do cp "/tmp/run8/$c/diffusion_pytorch_model.safetensors" "$out/$c.safetensors"; done
     ;;
 dev)
-    split 0 "$(tree A .run8/A)" 0 dev_A dev &
-    split 1 "$(tree B .run8/B)" 0 dev_B dev &
+    tree A /tmp/run8/A
+    tree B /tmp/run8/B
+    split 0 /tmp/treeA 0 dev_A dev &
+    split 1 /tmp/treeB 0 dev_B dev &
     wait
     ;;
 test)
-    t=$(tree T ttom/assets/shapes)
-    split 0 "$t" 0 test_seed0 test &
-    split 1 "$t" 1 test_seed1 test &
+    tree T ttom/assets/shapes
+    split 0 /tmp/treeT 0 test_seed0 test &
+    split 1 /tmp/treeT 1 test_seed1 test &
     wait
     ;;
 *)
