@@ -66,9 +66,11 @@ tree() {  # NAME WEIGHTS: /tmp/treeNAME, a copy of the package with these weight
 }
 
 case "$phase" in
-train)
-    fit 0 A "$3" 0.1 1.5e-4 9 &
-    fit 1 B "$3" 0.05 1.5e-4 10 &
+train)  # the candidates' full-caption share, lr and seed: run 8's unless A=... B=... say otherwise (run 9)
+    read -r -a a <<< "${A:-0.1 1.5e-4 9}"
+    read -r -a b <<< "${B:-0.05 1.5e-4 10}"
+    fit 0 A "$3" "${a[@]}" &
+    fit 1 B "$3" "${b[@]}" &
     wait
     ok() { python -c "import json,sys; print(json.load(open(sys.argv[1]))['summary']['ok'])" "$1"; }
     echo "fidelity seeds 100-131: A $(ok /tmp/run8/fidelity_run8A_seeds100.json)/384, B $(ok /tmp/run8/fidelity_run8B_seeds100.json)/384" \
