@@ -5,12 +5,14 @@ circle moving right and a blue square moving left"`` with default options, accep
 in at least 8 of seeds 0-9 and, since seed 0 is the command the README prints, in seed 0 itself.
 This script runs that for weights that are not (yet) the package's: it copies the package into a
 scratch folder, puts the weights there, and runs the CLI from it with a fresh cache a seed (no
-memory), one seed after another on this CPU (run it on an idle machine: the wall times count).
+memory), one seed after another on this CPU. The gate is acceptance alone; the wall times are
+recorded beside it (on an idle machine they are the README's time figures).
 
     python benchmarks/shapes_train/readme_gate.py --weights CANDIDATE_DIR --out gate.json [--stop-on-seed0]
 
 ``--stop-on-seed0`` ends the run when seed 0 is not accepted (the gate has then failed). The JSON
-holds, a seed, the exit code (0: accepted, 3: not accepted) and the wall time, and the summary.
+holds, for each seed, the exit code (0: accepted, 3: not accepted), the wall time and the output's
+end, and the summary.
 """
 
 from __future__ import annotations
