@@ -9,6 +9,7 @@
 #   bash benchmarks/shapes_train/run8.sh dev OUT          # both candidates' dev split, A on GPU 0, B on GPU 1
 #   python benchmarks/shapes_train/readme_gate.py --weights A --out gate_A.json --stop-on-seed0   # this CPU, idle
 #   bash benchmarks/shapes_train/run8.sh test OUT         # the chosen weights in ttom/assets/shapes
+#   bash benchmarks/shapes_train/run8.sh draw OUT 0       # or one draw at a time on a one-GPU machine (and 1)
 #
 # Why: v5 (v4 + 4,812 steps at full-caption share 0.2) moved objects without their motion words in 50% of
 # test videos (v4: 30%), but its plain model got better at what it is told (test plain 89 against v4's 79)
@@ -92,8 +93,12 @@ test)
     split 1 /tmp/treeT 1 test_seed1 test &
     wait
     ;;
+draw)  # one of test's two draws on one GPU (a one-GPU machine): draw OUT SEED
+    tree T ttom/assets/shapes
+    split 0 /tmp/treeT "$3" "test_seed$3" test
+    ;;
 *)
-    echo "usage: run8.sh train OUT MINUTES | dev OUT | test OUT" >&2
+    echo "usage: run8.sh train OUT MINUTES | dev OUT | test OUT | draw OUT SEED" >&2
     exit 2
     ;;
 esac
