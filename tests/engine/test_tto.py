@@ -190,6 +190,30 @@ def test_early_stop_at_the_loss_threshold(backends, layout):
     assert [len(s) for s in r2.losses] == [8, 8, 8]
 
 
+def test_the_worst_term_stop_keeps_optimising_while_one_object_frame_is_far_from_its_box(backend, layout):
+    spec, latents, t, cond, extra = _inputs(backend, layout)
+
+    def run(stop_on, threshold=None):
+        session = TTOSession(backend, layout, spec, TTOConfig(iterations=6, lr=1e-2, loss_threshold=threshold or 0.0,
+                                                              stop_on=stop_on), None)
+        try:
+            if threshold is None:
+                with torch.no_grad():
+                    mean = float(session.loss(latents, t, cond, extra))
+                return mean, float(session.worst_term)
+            return session.optimise(latents, t, cond, extra)
+        finally:
+            session.close()
+
+    mean, worst = run("mean")
+    assert worst > mean  # the layout's objects and frames are not equally far from their boxes
+    between = (mean + worst) / 2
+    assert len(run("mean", between)) == 1  # the mean is already below: no update
+    assert len(run("worst", between)) > 1  # the worst term is not
+    with pytest.raises(ConfigError, match="stop_on"):
+        TTOConfig(stop_on="median")
+
+
 def test_loading_from_a_folder_and_a_clear_error_when_weights_are_missing(tmp_path, layout):
     from ttom.engine.backends import load_backend
     from ttom.engine.backends.tiny import save_tiny_pipeline

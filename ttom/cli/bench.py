@@ -62,6 +62,8 @@ def bench_shapes(
     iterations: int = typer.Option(None, "--tto-iterations", "--iterations", help="Override the model's TTO iterations per step."),
     lr: float = typer.Option(None, "--lr"),
     threshold: float = typer.Option(None, "--loss-threshold"),
+    stop_on: str = typer.Option(None, "--stop-on", help="What the early stop compares with --loss-threshold: mean "
+                                "(the loss) or worst (its largest term: one object in one frame)."),
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
     adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
     rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
@@ -99,7 +101,7 @@ def bench_shapes(
     console = Console()
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
-                     layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
+                     stop_on=stop_on, layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
                      rank=rank, alpha=alpha, token_scope=token_scope, instance_weight=instance_weight,
                      modules=parse_names(modules))
     if conditioning not in shapes.CONDITIONINGS:
@@ -132,7 +134,7 @@ def bench_shapes(
                 f"{'full caption' if conditioning == 'full' else 'caption without its layout words'}. "
                 f"TTO: supervised blocks {list(cfg.layers or backend.defaults.layers)}, φ = LoRA r {spec.rank} on blocks "
                 f"{list(spec.blocks)}; {cfg.steps} steps × ≤{cfg.iterations} iterations, lr {cfg.lr}, stop below "
-                f"{cfg.loss_threshold}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps"
+                f"{cfg.loss_threshold}{' (worst term)' if cfg.stop_on == 'worst' else ''}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps"
                 f"{f', instance term λ {cfg.instance_weight}' if cfg.instance_weight else ''}.\n\n"
                 + markdown_table(headers, rows) + "\n\n"
                 + "Paired against plain, prompt by prompt: +prompts where the condition succeeded and plain failed, "

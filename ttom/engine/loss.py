@@ -9,6 +9,9 @@ shifts the early-stop threshold).
 Optional per-name weights w_g turn the mean into a weighted mean, Σ w_g·JSD / Σ w_g over the same
 terms: the critic loop puts more weight on the objects a round failed to place (all weights 1 is
 the plain mean above).
+
+The terms themselves (``alignment_terms``) also give the early stop its second statistic: the worst
+term, one object in one frame furthest from its box (``TTOConfig.stop_on = "worst"``).
 """
 
 from __future__ import annotations
@@ -32,22 +35,28 @@ def jsd(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return 0.5 * (kl_pm.sum(dim=(-2, -1)) + kl_qm.sum(dim=(-2, -1)))
 
 
-def alignment_loss(maps: list[torch.Tensor], targets: torch.Tensor, present: torch.Tensor,
-                   weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean JSD over layers, names and present frames (weighted by name when ``weights`` is given).
+def alignment_terms(maps: list[torch.Tensor], targets: torch.Tensor, present: torch.Tensor) -> list[torch.Tensor]:
+    """The JSD of each name in each present frame, one (n_present,) tensor per supervised layer.
 
-    maps: one (G, F, H, W) attention map per supervised layer; targets (G, F, H, W); present (G, F);
-    weights: (G,) non-negative, None = all 1.
+    maps: one (G, F, H, W) attention map per supervised layer; targets (G, F, H, W); present (G, F).
     """
     if not maps:
         raise ValueError("no attention maps were recorded; is a supervised block inside the forward?")
     if not present.any():
         raise ValueError("no object is present in any frame of the layout; nothing to align")
-    terms = [jsd(normalize_maps(m.float()), targets)[present] for m in maps]  # each (n_present,)
-    return _mean(terms, present, weights)
+    return [jsd(normalize_maps(m.float()), targets)[present] for m in maps]
 
 
-def _mean(terms: list[torch.Tensor], present: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+def alignment_loss(maps: list[torch.Tensor], targets: torch.Tensor, present: torch.Tensor,
+                   weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean JSD over layers, names and present frames (weighted by name when ``weights`` is given).
+
+    maps, targets, present as in ``alignment_terms``; weights: (G,) non-negative, None = all 1.
+    """
+    return term_mean(alignment_terms(maps, targets, present), present, weights)
+
+
+def term_mean(terms: list[torch.Tensor], present: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """The mean of per-layer terms over the present (row, frame) pairs, weighted by row when ``weights``
     (one per row of ``present``) is given."""
     if weights is None:
@@ -80,4 +89,4 @@ def instance_loss(maps: list[torch.Tensor], masks: torch.Tensor, name_index: tor
     for m in maps:
         inside = (normalize_maps(m.float())[name_index] * masks).sum(dim=(-2, -1))  # (K, F)
         terms.append((1 - inside / share.clamp_min(EPS)).clamp_min(0)[present] ** 2)
-    return _mean(terms, present, weights)
+    return term_mean(terms, present, weights)

@@ -32,7 +32,7 @@ import torch
 from ttom.engine import adapters
 from ttom.engine.attention import AttentionRecorder, StopForward, capture
 from ttom.engine.backends.base import Backend, VideoSpec
-from ttom.engine.loss import alignment_loss, instance_loss
+from ttom.engine.loss import alignment_terms, instance_loss, term_mean
 from ttom.engine.masks import instance_boxes, layout_targets
 from ttom.engine.tokens import SCOPES
 from ttom.errors import ConfigError
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ttom.engine.backends import ModelCard
 
 MODES = ("fresh", "warm", "skip", "off")
+STOP_STATISTICS = ("mean", "worst")
 ProgressFn = Callable[[dict], None]
 
 
@@ -55,6 +56,9 @@ class TTOConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     loss_threshold: float = 0.03  # stop a step's iterations once the loss is below this
+    # Which statistic the early stop compares with loss_threshold: "mean", the loss itself (the mean JSD
+    # over objects and frames), or "worst", its largest term (every object in every frame near its box).
+    stop_on: str = "mean"
     layers: tuple[int, ...] | None = None  # supervised blocks (the loss reads their attention)
     adapter_blocks: tuple[int, ...] | None = None  # φ's blocks; default 0..max(layers)
     rank: int | None = None
@@ -83,6 +87,8 @@ class TTOConfig:
         for name in ("steps", "iterations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
+        if self.stop_on not in STOP_STATISTICS:
+            raise ConfigError(f"tto stop_on must be one of {STOP_STATISTICS}, got {self.stop_on!r}")
         if self.token_scope is not None and self.token_scope not in SCOPES:
             raise ConfigError(f"tto token_scope must be one of {SCOPES}, got {self.token_scope!r}")
         if not self.instance_weight >= 0:
@@ -301,7 +307,9 @@ class TTOSession:
             pass
         g = len(self.token_groups)
         maps = [self.recorder.maps[i][0].T.reshape(g, *self.grid) for i in self.layers]  # (G, F, H, W)
-        jsd = alignment_loss(maps, self.targets, self.present, self.weights)
+        terms = alignment_terms(maps, self.targets, self.present)
+        self.worst_term = torch.cat(terms).detach().max()  # the early stop's "worst" statistic
+        jsd = term_mean(terms, self.present, self.weights)
         if self.instances is None:
             return jsd
         return jsd + self.cfg.instance_weight * instance_loss(maps, *self.instances)
@@ -333,7 +341,8 @@ class TTOSession:
                 losses.append(value)
                 if on_iter:
                     on_iter(it, value)
-                if value < self.cfg.loss_threshold:
+                stat = value if self.cfg.stop_on == "mean" else float(self.worst_term)
+                if stat < self.cfg.loss_threshold:
                     break
                 loss.backward()
             self.optimizer.step()
