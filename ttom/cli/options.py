@@ -95,7 +95,7 @@ _RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
                                                           help="At most N optimisation iterations per TTO step.")], None),
     "lr": (Annotated[float | None, typer.Option("--lr", help="AdamW learning rate for φ (default: the recipe's).")], None),
     "loss_threshold": (Annotated[float | None, typer.Option("--loss-threshold",
-                                                            help="Early stop when the loss is below this.")], None),
+                                                            help="Early stop when the loss (or, where the recipe says stop_on worst, its largest object-frame term) is below this.")], None),
     "layers": (Annotated[str | None, typer.Option("--layers", help="Supervised blocks, e.g. '3' or '14,15' "
                                                                    "(default: the model's).")], None),
     "rank": (Annotated[int | None, typer.Option("--rank", min=1, help="LoRA rank of φ.")], None),
