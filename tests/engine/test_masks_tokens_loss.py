@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ttom.engine.loss import alignment_loss, instance_loss, jsd, normalize_maps
+from ttom.engine.loss import alignment_loss, instance_loss, jsd, normalize_maps, term_mean
 from ttom.engine.masks import box_mask, gaussian_box, instance_boxes, layout_targets
 from ttom.engine.tokens import described_token_groups, object_token_groups, token_positions
 from ttom.errors import TtomError
@@ -171,6 +171,22 @@ def _three_birds_layout():
     mover = {"id": 3, "name": "cat", "phrase": "a cat",
              "keyframes": [{"t": 0.0, "box": [0.0, 0.4, 0.2, 0.6]}, {"t": 1.0, "box": [0.8, 0.4, 1.0, 0.6]}]}
     return Layout.parse({"prompt": "three birds and a cat moving right", "objects": objs + [mover]})
+
+
+def test_the_power_mean_sits_between_the_mean_and_the_worst_term_and_pulls_hardest_on_the_worst():
+    present = torch.ones(2, 2, dtype=torch.bool)
+    terms = torch.tensor([0.02, 0.04, 0.04, 0.3], requires_grad=True)
+    mean = term_mean([terms], present, None).detach()
+    assert float(mean) == pytest.approx(0.1)
+    pm = term_mean([terms], present, None, power=3.0)
+    assert float(mean) < float(pm.detach()) < 0.3
+    assert float(pm.detach()) == pytest.approx(((0.02**3 + 2 * 0.04**3 + 0.3**3) / 4) ** (1 / 3), rel=1e-5)
+    pm.backward()
+    g = terms.grad
+    assert g[3] > 10 * g[1] > 10 * g[0]  # the mean's gradient would be equal for all four
+    weights = torch.tensor([1.0, 0.0])  # the second row (its terms 0.04 and 0.3) weighs nothing
+    assert float(term_mean([terms.detach()], present, weights, power=2.0)) == pytest.approx(
+        math.sqrt((0.02**2 + 0.04**2) / 2), rel=1e-5)
 
 
 def test_instance_boxes_give_each_instance_its_share_of_its_names_target():

@@ -212,6 +212,8 @@ def test_the_worst_term_stop_keeps_optimising_while_one_object_frame_is_far_from
     assert len(run("worst", between)) > 1  # the worst term is not
     with pytest.raises(ConfigError, match="stop_on"):
         TTOConfig(stop_on="median")
+    with pytest.raises(ConfigError, match="term_power"):
+        TTOConfig(term_power=0.5)
 
 
 def test_loading_from_a_folder_and_a_clear_error_when_weights_are_missing(tmp_path, layout):

@@ -64,6 +64,8 @@ def bench_shapes(
     threshold: float = typer.Option(None, "--loss-threshold"),
     stop_on: str = typer.Option(None, "--stop-on", help="What the early stop compares with --loss-threshold: mean "
                                 "(the loss) or worst (its largest term: one object in one frame)."),
+    term_power: float = typer.Option(None, "--term-power", help="p of the power mean over the loss's (object, "
+                                     "frame) terms: 1 = the mean; larger leans toward the furthest from their boxes."),
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
     adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
     rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
@@ -101,7 +103,8 @@ def bench_shapes(
     console = Console()
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
-                     stop_on=stop_on, layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
+                     stop_on=stop_on, term_power=term_power,
+                     layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
                      rank=rank, alpha=alpha, token_scope=token_scope, instance_weight=instance_weight,
                      modules=parse_names(modules))
     if conditioning not in shapes.CONDITIONINGS:

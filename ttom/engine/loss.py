@@ -56,9 +56,15 @@ def alignment_loss(maps: list[torch.Tensor], targets: torch.Tensor, present: tor
     return term_mean(alignment_terms(maps, targets, present), present, weights)
 
 
-def term_mean(terms: list[torch.Tensor], present: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+def term_mean(terms: list[torch.Tensor], present: torch.Tensor, weights: torch.Tensor | None,
+              power: float = 1.0) -> torch.Tensor:
     """The mean of per-layer terms over the present (row, frame) pairs, weighted by row when ``weights``
-    (one per row of ``present``) is given."""
+    (one per row of ``present``) is given. ``power`` p > 1 makes it the power mean (mean of tᵖ)^(1/p):
+    on the same scale as the terms, between their mean and their largest, and its gradient leans
+    toward the largest terms (each term's share grows as t^(p-1))."""
+    if power != 1.0:
+        m = term_mean([t.clamp_min(0) ** power for t in terms], present, weights)
+        return m.clamp_min(EPS) ** (1.0 / power)
     if weights is None:
         return torch.cat(terms).mean()
     w = weights.to(present.device, torch.float32)[:, None].expand_as(present)[present]  # (n_present,)

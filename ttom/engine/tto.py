@@ -59,6 +59,9 @@ class TTOConfig:
     # Which statistic the early stop compares with loss_threshold: "mean", the loss itself (the mean JSD
     # over objects and frames), or "worst", its largest term (every object in every frame near its box).
     stop_on: str = "mean"
+    # p of the power mean over the (object, frame) JSD terms (loss.term_mean): 1 = the plain mean; larger
+    # leans the gradient toward the objects and frames furthest from their boxes.
+    term_power: float = 1.0
     layers: tuple[int, ...] | None = None  # supervised blocks (the loss reads their attention)
     adapter_blocks: tuple[int, ...] | None = None  # φ's blocks; default 0..max(layers)
     rank: int | None = None
@@ -87,6 +90,8 @@ class TTOConfig:
         for name in ("steps", "iterations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
+        if not self.term_power >= 1:
+            raise ConfigError(f"tto term_power must be >= 1, got {self.term_power}")
         if self.stop_on not in STOP_STATISTICS:
             raise ConfigError(f"tto stop_on must be one of {STOP_STATISTICS}, got {self.stop_on!r}")
         if self.token_scope is not None and self.token_scope not in SCOPES:
@@ -309,7 +314,7 @@ class TTOSession:
         maps = [self.recorder.maps[i][0].T.reshape(g, *self.grid) for i in self.layers]  # (G, F, H, W)
         terms = alignment_terms(maps, self.targets, self.present)
         self.worst_term = torch.cat(terms).detach().max()  # the early stop's "worst" statistic
-        jsd = term_mean(terms, self.present, self.weights)
+        jsd = term_mean(terms, self.present, self.weights, power=self.cfg.term_power)
         if self.instances is None:
             return jsd
         return jsd + self.cfg.instance_weight * instance_loss(maps, *self.instances)
