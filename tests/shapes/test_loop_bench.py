@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from ttom.bench import loop
@@ -88,3 +89,35 @@ def test_categories_keep_the_seeds_of_the_whole_set_and_an_unknown_one_is_one_cl
     r = subprocess.run([sys.executable, "-m", "ttom.cli", "bench", "loop", "--categories", "spatial,colours",
                         "--no-record"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "colours" in r.stderr + r.stdout and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "ttom.cli", "bench", "loop", "--conditioning", "caption", "--no-record"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--conditioning must be one of full, objects" in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_object_conditioning_feeds_the_model_the_object_caption_in_every_round_and_judges_the_full_layout(monkeypatch):
+    import ttom.engine.tto as tto
+    from ttom.shapes import world
+
+    read, judged = [], []
+    real_generate, real_judge = tto.generate, loop._judge
+
+    def generate(backend, layout, *a, **k):
+        read.append(layout.generation_prompt())
+        return real_generate(backend, layout, *a, **k)
+
+    def judge(layout, frames, history):
+        judged.append(layout.generation_prompt())
+        return real_judge(layout, frames, history)
+
+    monkeypatch.setattr(tto, "generate", generate)
+    monkeypatch.setattr(loop, "_judge", judge)
+    bench = loop.run(per_category=1, seed=0, conditions=("tto", "best3"), progress=lambda _m: None, steps=2,
+                     categories=("spatial",), conditioning="objects", tto_overrides={"steps": 1, "iterations": 1})
+    (cap,) = {s.prompt for s in bench.samples}
+    assert {s.conditioning for s in bench.samples} == {"objects"}
+    objects = world.object_caption(cap)
+    assert objects != cap and read == [objects] * 3  # best3's three seeds, each reading the caption without its relation
+    assert len(judged) == 3 and objects not in judged  # the critic judges the full caption's layout
+    with pytest.raises(ValueError, match="conditioning"):
+        loop.run(per_category=1, conditioning="caption", progress=lambda _m: None)

@@ -14,6 +14,10 @@ prompt is planned offline and generated three ways:
 - ``escalate``: the same loop with the ``escalate`` policy: the flagged objects weighted up, an
   escalated optimisation and a warm start from the best φ* so far.
 
+With ``conditioning="objects"`` the model reads the caption without its compositional words in
+every round (``shapes.condition_layout``; a repaired layout too) while the critic judges the full
+caption's layout: can the loop impose what the text leaves out?
+
 Round 1 is the same generation in all of them (seed ``s``, fresh φ, the recipe), so it is run
 once and counted in each condition's seconds; so is any later round that another condition
 already generated with the same layout, knobs and seed (the reseeding loop's rounds are best3's
@@ -33,7 +37,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ttom.bench.shapes import CATEGORIES, Sample, ShapesBench, numbered_prompts, paired, shard, success
+from ttom.bench.shapes import (
+    CATEGORIES,
+    CONDITIONINGS,
+    Sample,
+    ShapesBench,
+    condition_layout,
+    numbered_prompts,
+    paired,
+    shard,
+    success,
+)
 
 CONDITIONS = ("tto", "best3", "loop", "escalate")
 DEFAULT_CONDITIONS = ("tto", "best3", "loop")
@@ -57,11 +71,12 @@ def _judge(layout, frames, history):
 
 def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max_rounds: int = 3, tto_overrides=None,
         device: str = "cpu", progress=print, split: str = "test", steps: int | None = None,
-        limit: int | None = None, shard_spec: str | None = None, categories: tuple[str, ...] | None = None
-        ) -> ShapesBench:
+        limit: int | None = None, shard_spec: str | None = None, categories: tuple[str, ...] | None = None,
+        conditioning: str = "full") -> ShapesBench:
     """``steps``: denoising steps (default: the model's); ``limit``: only the first prompts (smoke tests);
     ``shard_spec`` ``K/N``: this process's share of the prompts; ``categories``: only these categories'
-    prompts (for both, the seeds stay those of the whole set)."""
+    prompts (for both, the seeds stay those of the whole set); ``conditioning``: what the model reads
+    (``full`` or ``objects``, as in ``ttom bench shapes``)."""
     from ttom.critic.policy import prompt_facts, round_rank
     from ttom.critic.rounds import Knobs, best_round, next_round, round_seed
     from ttom.engine.backends import load_backend
@@ -69,6 +84,8 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
     from ttom.planning.fixes import LayoutIssue
     from ttom.planning.plan import plan, repair_from_critic
 
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
     chosen = shard(numbered_prompts(per_category, seed, split, categories, limit), shard_spec)
     backend = load_backend("shapes", device)
     overrides = tto_overrides or {}
@@ -83,13 +100,13 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
 
     made: dict = {}  # the same generation asked twice (best3's and the reseeding loop's rounds): made once
 
-    def one(layout, cfg, s, history, phi=None):
+    def one(cap, layout, cfg, s, history, phi=None):
         key = (layout.model_dump_json(), repr(cfg), s) if phi is None else None
         if key in made:
             r, seconds = made[key]
         else:
             t0 = time.perf_counter()
-            r = generate(backend, layout, cfg, seed=s, phi=phi, steps=steps)
+            r = generate(backend, condition_layout(layout, cap, conditioning), cfg, seed=s, phi=phi, steps=steps)
             seconds = time.perf_counter() - t0
             if key is not None:
                 made[key] = (r, seconds)
@@ -101,7 +118,7 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
         s = LoopSample(cat, cap, cond, success(cat, best["report"]), float(best["miou"]),
                        sum(r["seconds"] for r in rounds), seed=s0, generations=len(rounds), delivered=rounds.index(best) + 1,
                        accepted=best["decision"] == "accept", decisions=",".join(r["decision"] for r in rounds),
-                       facts=best["facts"])
+                       facts=best["facts"], conditioning=conditioning)
         bench.samples.append(s)
         progress(f"{cond:5s} {cat:9s} {'ok ' if s.success else 'bad'} miou {s.miou:.2f} {s.seconds:5.1f}s "
                  f"{s.generations} gen, round {s.delivered} {'accepted' if s.accepted else ''} | {cap}")
@@ -112,11 +129,11 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
     for k, cat, cap, layout in items:
         s0 = seed + k  # the base seed ttom bench shapes uses for prompt k
         base = recipe_config(backend, mode="fresh", **overrides)
-        first = one(layout, base, s0, [])
+        first = one(cap, layout, base, s0, [])
         if "tto" in conditions:
             add(cat, cap, s0, "tto", [first], first)
         if "best3" in conditions:
-            rounds = [first] + [one(layout, base, s0 + j, []) for j in (1, 2)]
+            rounds = [first] + [one(cap, layout, base, s0 + j, []) for j in (1, 2)]
             add(cat, cap, s0, "best3", rounds, pick(rounds))
         for cond in ("loop", "escalate"):
             if cond not in conditions:
@@ -136,7 +153,7 @@ def run(per_category: int = 2, seed: int = 0, conditions=DEFAULT_CONDITIONS, max
                     phi = start["phi"] if start else None
                     cfg = (base if phi is None and current == knobs_of(base) else  # reseed: the recipe itself
                            dataclasses.replace(base, mode="warm" if phi else "fresh", **current.overrides()))
-                r = one(lay, cfg, round_seed(s0, n), history, phi)
+                r = one(cap, lay, cfg, round_seed(s0, n), history, phi)
                 rounds.append(r)
                 same.append(r)
                 history.append(r["report"])

@@ -51,6 +51,14 @@ def samples_or_run(load, from_samples: list[Path] | None, command: str, run):
         raise ConfigError(str(e)) from None
 
 
+def check_conditioning(conditioning: str) -> None:
+    from ttom.bench.shapes import CONDITIONINGS
+    from ttom.errors import ConfigError
+
+    if conditioning not in CONDITIONINGS:
+        raise ConfigError(f"--conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
+
+
 def bench_shapes(
     per_category: int = typer.Option(4, "--per-category", "-n", help="Prompts per category."),
     seed: int = typer.Option(0, "--seed"),
@@ -98,7 +106,6 @@ def bench_shapes(
 
     from ttom.bench import shapes
     from ttom.bench.report import markdown_table, write_section
-    from ttom.errors import ConfigError
 
     console = Console()
 
@@ -107,8 +114,7 @@ def bench_shapes(
                      layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
                      rank=rank, alpha=alpha, token_scope=token_scope, instance_weight=instance_weight,
                      modules=parse_names(modules))
-    if conditioning not in shapes.CONDITIONINGS:
-        raise ConfigError(f"--conditioning must be one of {', '.join(shapes.CONDITIONINGS)}, got {conditioning!r}")
+    check_conditioning(conditioning)
     bench = samples_or_run(shapes.load, from_samples, "shapes", lambda: shapes.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, conditioning=conditioning,
@@ -162,6 +168,9 @@ def bench_loop(
                                    "prompts keep the seeds they have in the whole set)."),
     shard_spec: str = typer.Option(None, "--shard", help="K/N: run every N-th prompt from the K-th (N processes "
                                    "share one prompt set; give their --samples files to --from-samples together)."),
+    conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "
+                                     "the caption without its compositional words in every round, the critic judging "
+                                     "the full caption's layout."),
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
     from_samples: list[Path] = typer.Option(None, "--from-samples", help="Generate nothing: tabulate earlier runs' "
                                             "--samples (repeat for shards; nothing recorded)."),
@@ -175,10 +184,11 @@ def bench_loop(
     from ttom.bench.report import markdown_table, write_section
 
     console = Console()
+    check_conditioning(conditioning)
     bench = samples_or_run(loop.load, from_samples, "loop", lambda: loop.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec,
-        categories=parse_names(categories)))
+        categories=parse_names(categories), conditioning=conditioning))
     if samples and not from_samples:
         loop.save(bench, samples)
     headers, rows = loop.table(bench)
@@ -189,7 +199,9 @@ def bench_loop(
     if from_samples or no_record:
         return
     n = len({(s.category, s.prompt) for s in bench.samples})
-    body = (f"Prompts: {split} split, seed {seed}, {per_category} per category ({n} prompts); the loop's budget "
+    body = (f"Prompts: {split} split, seed {seed}, {per_category} per category ({n} prompts), the model "
+            f"conditioned on the {'full caption' if conditioning == 'full' else 'caption without its layout words'}; "
+            f"the loop's budget "
             f"{max_rounds} rounds, best3 three seeds, both judged by the shapes critic.\n\n"
             + markdown_table(headers, rows) + "\n\n"
             + "Paired, prompt by prompt: +prompts where the second condition succeeded (or had the higher mIoU) and "
