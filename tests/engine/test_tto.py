@@ -216,6 +216,42 @@ def test_the_worst_term_stop_keeps_optimising_while_one_object_frame_is_far_from
         TTOConfig(term_power=0.5)
 
 
+def test_phi_in_the_conditional_branch_only_leaves_the_unconditional_prediction_plain(backends, layout):
+    from peft.tuners.lora import LoraLayer
+
+    backend = backends["tiny-cogvideox"]
+    kw = dict(steps=2, iterations=3, lr=1e-2, loss_threshold=0.0, rank=4)
+    phi = generate(backend, layout, TTOConfig(**kw), steps=4, seed=3).phi
+    cond = backend.encode_prompt(layout.generation_prompt()).embeds
+    stock = backend.predict
+    calls = []
+
+    def spy(latents, t, embeds, extra):
+        on = any(not m.disable_adapters for m in backend.transformer.modules() if isinstance(m, LoraLayer))
+        branch = "both" if len(embeds) == 2 else ("cond" if torch.equal(embeds, cond) else "uncond")
+        calls.append((branch, on))
+        return stock(latents, t, embeds, extra)
+
+    def run(branches, phi_steps=2):
+        calls.clear()
+        backend.predict = spy
+        try:
+            return generate(backend, layout, TTOConfig(mode="skip", phi_steps=phi_steps, phi_branches=branches, **kw),
+                            steps=4, seed=3, phi=phi).frames
+        finally:
+            del backend.predict
+
+    both = run("both")
+    assert calls == [("both", True)] * 2 + [("both", False)] * 2
+    only_cond = run("cond")
+    # while φ is on, the unconditional half runs on the plain model and the conditional half with φ
+    assert calls == [("uncond", False), ("cond", True)] * 2 + [("both", False)] * 2
+    assert not (both == only_cond).all()  # guidance now amplifies φ's effect: a different video
+    assert (run("both", phi_steps=0) == run("cond", phi_steps=0)).all()  # φ never on: the same video
+    with pytest.raises(ConfigError, match="phi_branches"):
+        TTOConfig(phi_branches="uncond")
+
+
 def test_loading_from_a_folder_and_a_clear_error_when_weights_are_missing(tmp_path, layout):
     from ttom.engine.backends import load_backend
     from ttom.engine.backends.tiny import save_tiny_pipeline

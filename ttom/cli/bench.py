@@ -74,6 +74,9 @@ def bench_shapes(
                                 "(the loss) or worst (its largest term: one object in one frame)."),
     term_power: float = typer.Option(None, "--term-power", help="p of the power mean over the loss's (object, "
                                      "frame) terms: 1 = the mean; larger leans toward the furthest from their boxes."),
+    phi_branches: str = typer.Option(None, "--phi-branches", help="Where φ acts in classifier-free guidance: "
+                                     "both branches, or cond (the unconditional branch stays plain, so guidance "
+                                     "amplifies φ's effect)."),
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
     adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
     rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
@@ -110,7 +113,7 @@ def bench_shapes(
     console = Console()
 
     overrides = dict(steps=tto_steps, phi_steps=phi_steps, iterations=iterations, lr=lr, loss_threshold=threshold,
-                     stop_on=stop_on, term_power=term_power,
+                     stop_on=stop_on, term_power=term_power, phi_branches=phi_branches,
                      layers=parse_ints(layers, "--layers"), adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks"),
                      rank=rank, alpha=alpha, token_scope=token_scope, instance_weight=instance_weight,
                      modules=parse_names(modules))
@@ -144,7 +147,8 @@ def bench_shapes(
                 f"TTO: supervised blocks {list(cfg.layers or backend.defaults.layers)}, φ = LoRA r {spec.rank} on blocks "
                 f"{list(spec.blocks)}; {cfg.steps} steps × ≤{cfg.iterations} iterations, lr {cfg.lr}, stop below "
                 f"{cfg.loss_threshold}{' (worst term)' if cfg.stop_on == 'worst' else ''}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps"
-                f"{f', instance term λ {cfg.instance_weight}' if cfg.instance_weight else ''}.\n\n"
+                f"{f', instance term λ {cfg.instance_weight}' if cfg.instance_weight else ''}"
+                f"{', φ in the conditional branch only' if cfg.phi_branches == 'cond' else ''}.\n\n"
                 + markdown_table(headers, rows) + "\n\n"
                 + "Paired against plain, prompt by prompt: +prompts where the condition succeeded and plain failed, "
                 "−the reverse; p is the two-sided exact sign test on those discordant prompts.\n\n"

@@ -9,7 +9,7 @@ after ``scheduler.step``), so TTO can run before step 0 on the conditional branc
                               stop if loss < threshold;
                               loss.backward(); AdamW.step()        # optimiser state kept across steps
         if i == k: turn φ off                                     # base model from step k on
-        CFG forward with φ → scheduler.step
+        CFG forward with φ (in both branches, or the conditional one: phi_branches) → scheduler.step
 
 Modes (ARCHITECTURE.md, report ``tto.mode``): ``fresh`` (new φ, optimised), ``warm`` (φ from
 memory, optimised further), ``skip`` (φ from memory, no optimisation), ``off`` (plain model).
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 MODES = ("fresh", "warm", "skip", "off")
 STOP_STATISTICS = ("mean", "worst")
+PHI_BRANCHES = ("both", "cond")
 ProgressFn = Callable[[dict], None]
 
 
@@ -62,6 +63,12 @@ class TTOConfig:
     # p of the power mean over the (object, frame) JSD terms (loss.term_mean): 1 = the plain mean; larger
     # leans the gradient toward the objects and frames furthest from their boxes.
     term_power: float = 1.0
+    # Which branches of classifier-free guidance φ acts in while it is on: "both" (φ is part of the model)
+    # or "cond" (the unconditional branch stays the plain model). The guided prediction is
+    # u + s·(c − u); with φ in both branches an effect δ that φ has alike on both enters it once
+    # (u + δ + s·(c − u)), with φ in the conditional branch only it enters s times (u + s·(c + δ − u)):
+    # guidance then amplifies what TTO taught φ, as it amplifies what the text says.
+    phi_branches: str = "both"
     layers: tuple[int, ...] | None = None  # supervised blocks (the loss reads their attention)
     adapter_blocks: tuple[int, ...] | None = None  # φ's blocks; default 0..max(layers)
     rank: int | None = None
@@ -92,6 +99,8 @@ class TTOConfig:
                 raise ConfigError(f"tto {name} must be >= 0, got {getattr(self, name)}")
         if not self.term_power >= 1:
             raise ConfigError(f"tto term_power must be >= 1, got {self.term_power}")
+        if self.phi_branches not in PHI_BRANCHES:
+            raise ConfigError(f"tto phi_branches must be one of {PHI_BRANCHES}, got {self.phi_branches!r}")
         if self.stop_on not in STOP_STATISTICS:
             raise ConfigError(f"tto stop_on must be one of {STOP_STATISTICS}, got {self.stop_on!r}")
         if self.token_scope is not None and self.token_scope not in SCOPES:
@@ -428,6 +437,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
             stack.enter_context(capture({b: backend.attn_module(b) for b in observer.blocks}, backend.processor_cls, watch))
 
         # 6. Denoising loop, with TTO before each of the first k steps
+        phi_on = session is not None  # φ is in the model and switched on
         for i, t in enumerate(timesteps):
             if session is not None and session.optimizer is not None and session.stopped is None and i < tto.steps:
                 t0 = time.perf_counter()
@@ -439,9 +449,11 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
                 timings["tto"] += time.perf_counter() - t0
                 if session.stopped:
                     adapters.set_phi_enabled(transformer, False)  # the base model for the rest of the video
+                    phi_on = False
                     emit({"event": "tto_stopped", "step": i, "reason": session.stopped})
             if session is not None and i == phi_steps:
                 adapters.set_phi_enabled(transformer, False)  # the base model from step k on
+                phi_on = False
 
             t0 = time.perf_counter()
             if session is not None:
@@ -452,10 +464,18 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
                 model_in = torch.cat([latents] * 2) if do_cfg else latents
                 if hasattr(backend.scheduler, "scale_model_input"):  # flow-matching schedulers have none
                     model_in = backend.scheduler.scale_model_input(model_in, t)
-                noise = backend.predict(model_in, t, both, extra).float()
-                if do_cfg:
-                    n_uncond, n_cond = noise.chunk(2)
+                if do_cfg and phi_on and tto.phi_branches == "cond":  # the unconditional branch without φ
+                    half = model_in.chunk(2)[0]
+                    adapters.set_phi_enabled(transformer, False)
+                    n_uncond = backend.predict(half, t, uncond, extra).float()
+                    adapters.set_phi_enabled(transformer, True)
+                    n_cond = backend.predict(half, t, cond, extra).float()
                     noise = n_uncond + guidance_scale * (n_cond - n_uncond)
+                else:
+                    noise = backend.predict(model_in, t, both, extra).float()
+                    if do_cfg:
+                        n_uncond, n_cond = noise.chunk(2)
+                        noise = n_uncond + guidance_scale * (n_cond - n_uncond)
                 latents = backend.scheduler.step(noise, t, latents.float(), return_dict=False)[0].to(backend.dtype)
             timings["denoise"] += time.perf_counter() - t0
             if watch is not None and watch.active:
