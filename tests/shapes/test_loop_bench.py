@@ -93,17 +93,21 @@ def test_categories_keep_the_seeds_of_the_whole_set_and_an_unknown_one_is_one_cl
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "--conditioning must be one of full, objects" in r.stderr + r.stdout
     assert "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "ttom.cli", "bench", "loop", "--phi-branches", "uncond", "--no-record"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "phi_branches must be one of" in r.stderr + r.stdout and "Traceback" not in r.stderr
 
 
 def test_object_conditioning_feeds_the_model_the_object_caption_in_every_round_and_judges_the_full_layout(monkeypatch):
     import ttom.engine.tto as tto
     from ttom.shapes import world
 
-    read, judged = [], []
+    read, judged, branches = [], [], []
     real_generate, real_judge = tto.generate, loop._judge
 
     def generate(backend, layout, *a, **k):
         read.append(layout.generation_prompt())
+        branches.append((a[0] if a else k["tto"]).phi_branches)
         return real_generate(backend, layout, *a, **k)
 
     def judge(layout, frames, history):
@@ -113,8 +117,10 @@ def test_object_conditioning_feeds_the_model_the_object_caption_in_every_round_a
     monkeypatch.setattr(tto, "generate", generate)
     monkeypatch.setattr(loop, "_judge", judge)
     bench = loop.run(per_category=1, seed=0, conditions=("tto", "best3"), progress=lambda _m: None, steps=2,
-                     categories=("spatial",), conditioning="objects", tto_overrides={"steps": 1, "iterations": 1})
+                     categories=("spatial",), conditioning="objects",
+                     tto_overrides={"steps": 1, "iterations": 1, "phi_branches": "cond"})
     (cap,) = {s.prompt for s in bench.samples}
+    assert branches == ["cond"] * 3  # the recipe override reaches every round
     assert {s.conditioning for s in bench.samples} == {"objects"}
     objects = world.object_caption(cap)
     assert objects != cap and read == [objects] * 3  # best3's three seeds, each reading the caption without its relation

@@ -175,6 +175,8 @@ def bench_loop(
     conditioning: str = typer.Option("full", "--conditioning", help="full: the model reads the caption; objects: "
                                      "the caption without its compositional words in every round, the critic judging "
                                      "the full caption's layout."),
+    phi_branches: str = typer.Option(None, "--phi-branches", help="Where φ acts in classifier-free guidance in "
+                                     "every round: both or cond (default: the model's recipe)."),
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
     from_samples: list[Path] = typer.Option(None, "--from-samples", help="Generate nothing: tabulate earlier runs' "
                                             "--samples (repeat for shards; nothing recorded)."),
@@ -192,7 +194,8 @@ def bench_loop(
     bench = samples_or_run(loop.load, from_samples, "loop", lambda: loop.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec,
-        categories=parse_names(categories), conditioning=conditioning))
+        categories=parse_names(categories), conditioning=conditioning,
+        tto_overrides={"phi_branches": phi_branches} if phi_branches else None))
     if samples and not from_samples:
         loop.save(bench, samples)
     headers, rows = loop.table(bench)
