@@ -36,12 +36,19 @@ def test_minilm_gives_unit_rows_that_rank_similar_scenes_first(minilm):
         minilm.embed(LEFT)
 
 
-def test_model_is_loaded_once_per_process(minilm):
-    from ttom.memory import embedder as mod
+def test_minilm_vectors_are_sentence_transformers_own_and_come_from_the_engines_encoder(minilm):
+    from sentence_transformers import SentenceTransformer
 
-    assert list(mod._models) == [minilm.path]
-    MiniLMEmbedder().embed([LEFT])
-    assert len(mod._models) == 1
+    from ttom.memory import embedder as mod
+    from ttom.minilm import load_minilm
+
+    texts = [LEFT, TWO, STILL, "a red circle", " ".join([STILL] * 30)]  # the last is cut at 256 tokens
+    reference = SentenceTransformer(minilm.path, device="cpu", local_files_only=True).encode(
+        texts, convert_to_numpy=True, normalize_embeddings=True)
+    np.testing.assert_allclose(minilm.embed(texts), reference, atol=2e-5)
+    np.testing.assert_allclose(minilm.embed([TWO])[0], reference[1], atol=2e-5)  # padding does not change a row
+    # the model the engine's text encoder holds, not a second copy: sentence-transformers is never loaded
+    assert minilm.path not in mod._models and load_minilm.cache_info().currsize == 1
 
 
 def test_recall_from_text_end_to_end(minilm, tmp_path):
@@ -113,3 +120,30 @@ def test_precomputed_embeddings_stand_in_for_minilm_on_a_machine_without_it(mini
         PrecomputedEmbedder(bad)
     with pytest.raises(MemoryStoreError, match="no such file"):
         PrecomputedEmbedder(tmp_path / "missing.safetensors")
+
+
+def test_with_precomputed_token_states_the_embedder_falls_back_to_sentence_transformers(minilm, tmp_path,
+                                                                                        monkeypatch):
+    import json
+
+    from safetensors.torch import save_file
+    from sentence_transformers import SentenceTransformer
+
+    from ttom import minilm as engine_text
+    from ttom.memory import embedder as mod
+    from ttom.shapes import model as shapes_model
+
+    path = tmp_path / "states.safetensors"
+    save_file({"states": shapes_model.caption_states(["", "a red circle"]).half().contiguous()}, str(path),
+              metadata={"captions": json.dumps(["a red circle"])})
+    monkeypatch.setenv(engine_text.STATES_ENV, str(path))
+    engine_text.load_minilm.cache_clear()
+    try:
+        assert isinstance(engine_text.load_minilm()[1], engine_text.PrecomputedStates)
+        got = MiniLMEmbedder().embed([LEFT])  # a key text the states file cannot encode
+    finally:
+        engine_text.load_minilm.cache_clear()
+    reference = SentenceTransformer(minilm.path, device="cpu", local_files_only=True).encode(
+        [LEFT], convert_to_numpy=True, normalize_embeddings=True)
+    np.testing.assert_allclose(got, reference, atol=2e-5)
+    assert minilm.path in mod._models  # this time sentence-transformers' own model did the work

