@@ -4,7 +4,7 @@ import torch
 from ttom.engine import adapters
 from ttom.engine.loss import attention_mass_inside, normalize_maps
 from ttom.engine.masks import instance_boxes, layout_targets
-from ttom.engine.tto import TTOConfig, TTOSession, generate
+from ttom.engine.tto import TTOConfig, TTOSession, generate, phi_branches_cond
 from ttom.errors import ConfigError, WeightsNotFoundError
 from ttom.layout import Layout, static_object
 
@@ -248,6 +248,11 @@ def test_phi_in_the_conditional_branch_only_leaves_the_unconditional_prediction_
     assert calls == [("uncond", False), ("cond", True)] * 2 + [("both", False)] * 2
     assert not (both == only_cond).all()  # guidance now amplifies φ's effect: a different video
     assert (run("both", phi_steps=0) == run("cond", phi_steps=0)).all()  # φ never on: the same video
+    # auto: the conditional branch only where every name has one instance (this layout's two names do)
+    assert len(layout.names) == len(layout.objects) and (run("auto") == only_cond).all()
+    twins = Layout.parse({**layout.model_dump(), "objects": [{**o.model_dump(), "name": "ball"} for o in layout.objects]})
+    assert phi_branches_cond("auto", layout) and not phi_branches_cond("auto", twins)
+    assert phi_branches_cond("cond", twins) and not phi_branches_cond("both", layout)
     with pytest.raises(ConfigError, match="phi_branches"):
         TTOConfig(phi_branches="uncond")
 

@@ -75,8 +75,8 @@ def bench_shapes(
     term_power: float = typer.Option(None, "--term-power", help="p of the power mean over the loss's (object, "
                                      "frame) terms: 1 = the mean; larger leans toward the furthest from their boxes."),
     phi_branches: str = typer.Option(None, "--phi-branches", help="Where φ acts in classifier-free guidance: "
-                                     "both branches, or cond (the unconditional branch stays plain, so guidance "
-                                     "amplifies φ's effect)."),
+                                     "both branches, cond (the unconditional branch stays plain, so guidance "
+                                     "amplifies φ's effect), or auto (cond where every name has one instance)."),
     layers: str = typer.Option(None, "--layers", help="Supervised blocks, e.g. 5 or 5,0."),
     adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks, e.g. 5 (default 0..max(layers))."),
     rank: int = typer.Option(None, "--rank", help="φ's LoRA rank (alpha stays the recipe's)."),
@@ -176,7 +176,7 @@ def bench_loop(
                                      "the caption without its compositional words in every round, the critic judging "
                                      "the full caption's layout."),
     phi_branches: str = typer.Option(None, "--phi-branches", help="Where φ acts in classifier-free guidance in "
-                                     "every round: both or cond (default: the model's recipe)."),
+                                     "every round: both, cond or auto (default: the model's recipe)."),
     samples: Path = typer.Option(None, "--samples", help="Write every sample as JSON here."),
     from_samples: list[Path] = typer.Option(None, "--from-samples", help="Generate nothing: tabulate earlier runs' "
                                             "--samples (repeat for shards; nothing recorded)."),

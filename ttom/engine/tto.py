@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 MODES = ("fresh", "warm", "skip", "off")
 STOP_STATISTICS = ("mean", "worst")
-PHI_BRANCHES = ("both", "cond")
+PHI_BRANCHES = ("both", "cond", "auto")
 ProgressFn = Callable[[dict], None]
 
 
@@ -67,7 +67,9 @@ class TTOConfig:
     # or "cond" (the unconditional branch stays the plain model). The guided prediction is
     # u + s·(c − u); with φ in both branches an effect δ that φ has alike on both enters it once
     # (u + δ + s·(c − u)), with φ in the conditional branch only it enters s times (u + s·(c + δ − u)):
-    # guidance then amplifies what TTO taught φ, as it amplifies what the text says.
+    # guidance then amplifies what TTO taught φ, as it amplifies what the text says. It amplifies φ's side
+    # effects too, and where one name's attention map covers several boxes (instances of one name) it merges
+    # them (docs/shapes.md): "auto" is "cond" for a layout whose every name has one instance, "both" otherwise.
     phi_branches: str = "both"
     layers: tuple[int, ...] | None = None  # supervised blocks (the loss reads their attention)
     adapter_blocks: tuple[int, ...] | None = None  # φ's blocks; default 0..max(layers)
@@ -210,6 +212,13 @@ def name_weights(layout: Layout, object_weights: dict[int, float] | None, device
     for o in layout.objects:
         by_name[o.name] = max(by_name.get(o.name, by_id[o.id]), by_id[o.id])
     return torch.tensor([by_name[n] for n in layout.names], device=device, dtype=torch.float32)
+
+
+def phi_branches_cond(setting: str, layout: Layout) -> bool:
+    """Whether φ stays out of the unconditional branch of guidance for this layout (``TTOConfig.phi_branches``)."""
+    if setting == "auto":
+        return len(layout.names) == len(layout.objects)  # every name has one instance
+    return setting == "cond"
 
 
 @dataclass
@@ -438,6 +447,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
 
         # 6. Denoising loop, with TTO before each of the first k steps
         phi_on = session is not None  # φ is in the model and switched on
+        cond_only = phi_branches_cond(tto.phi_branches, layout)
         for i, t in enumerate(timesteps):
             if session is not None and session.optimizer is not None and session.stopped is None and i < tto.steps:
                 t0 = time.perf_counter()
@@ -464,7 +474,7 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
                 model_in = torch.cat([latents] * 2) if do_cfg else latents
                 if hasattr(backend.scheduler, "scale_model_input"):  # flow-matching schedulers have none
                     model_in = backend.scheduler.scale_model_input(model_in, t)
-                if do_cfg and phi_on and tto.phi_branches == "cond":  # the unconditional branch without φ
+                if do_cfg and phi_on and cond_only:  # the unconditional branch without φ
                     half = model_in.chunk(2)[0]
                     adapters.set_phi_enabled(transformer, False)
                     n_uncond = backend.predict(half, t, uncond, extra).float()

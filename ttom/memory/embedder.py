@@ -115,14 +115,14 @@ class MiniLMEmbedder(SentenceTransformerEmbedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
-        from ttom.minilm import load_minilm
+        from ttom.minilm import PrecomputedStates, load_minilm
 
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts, not one string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         tokenizer, model = load_minilm()
-        if not isinstance(model, torch.nn.Module) or not hasattr(model, "embeddings"):  # precomputed states
+        if isinstance(model, PrecomputedStates):  # token states of known captions only: not for key texts
             return super().embed(texts)
         device = next(model.parameters()).device
         with torch.no_grad():
