@@ -148,7 +148,7 @@ def bench_shapes(
                 f"{list(spec.blocks)}; {cfg.steps} steps × ≤{cfg.iterations} iterations, lr {cfg.lr}, stop below "
                 f"{cfg.loss_threshold}{' (worst term)' if cfg.stop_on == 'worst' else ''}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps"
                 f"{f', instance term λ {cfg.instance_weight}' if cfg.instance_weight else ''}"
-                f"{', φ in the conditional branch only' if cfg.phi_branches == 'cond' else ''}.\n\n"
+                f"{f', φ branches {cfg.phi_branches}' if cfg.phi_branches != 'both' else ''}.\n\n"
                 + markdown_table(headers, rows) + "\n\n"
                 + "Paired against plain, prompt by prompt: +prompts where the condition succeeded and plain failed, "
                 "−the reverse; p is the two-sided exact sign test on those discordant prompts.\n\n"

@@ -87,12 +87,16 @@ class SentenceTransformerEmbedder:
             raise TypeError("embed() takes a list of texts, not one string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = _load_sentence_transformer(self.path)
-        x = model.encode(list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-                         show_progress_bar=False)
+        x = self._encode(list(texts))
         if x.shape[1] != self.dim:
             raise MemoryStoreError(f"embedder {self.name} returned dimension {x.shape[1]}, expected {self.dim}")
         return normalize_rows(x)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), d) embeddings of a non-empty list."""
+        model = _load_sentence_transformer(self.path)
+        return model.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                            show_progress_bar=False)
 
 
 class MiniLMEmbedder(SentenceTransformerEmbedder):
@@ -112,27 +116,23 @@ class MiniLMEmbedder(SentenceTransformerEmbedder):
     def __init__(self) -> None:
         super().__init__(minilm_path(), MINILM_NAME, MINILM_DIM)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
         from ttom.minilm import PrecomputedStates, load_minilm
 
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a list of texts, not one string")
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
         tokenizer, model = load_minilm()
         if isinstance(model, PrecomputedStates):  # token states of known captions only: not for key texts
-            return super().embed(texts)
+            return super()._encode(texts)
         device = next(model.parameters()).device
         with torch.no_grad():
-            batch = tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+            batch = tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
                               return_tensors="pt").to(device)
             states = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                            token_type_ids=batch.get("token_type_ids")).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return normalize_rows(pooled.cpu().numpy())
+        return pooled.cpu().numpy()
 
 
 class PrecomputedEmbedder:
