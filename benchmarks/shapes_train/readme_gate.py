@@ -9,7 +9,9 @@ memory), one seed after another on this CPU. The gate is acceptance alone; the w
 recorded beside it (on an idle machine they are the README's time figures).
 
     python benchmarks/shapes_train/readme_gate.py --weights CANDIDATE_DIR --out gate.json [--stop-on-seed0]
+        [--recipe CANDIDATE_TTOM_JSON]
 
+``--recipe`` puts a candidate recipe (a ``ttom.json``) beside the weights instead of the package's.
 ``--stop-on-seed0`` ends the run when seed 0 is not accepted (the gate has then failed). The JSON
 holds, for each seed, the exit code (0: accepted, 3: not accepted), the wall time and the output's
 end, and the summary.
@@ -39,16 +41,21 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--stop-on-seed0", action="store_true")
+    ap.add_argument("--recipe", type=Path, help="a candidate ttom.json (default: the package's)")
     args = ap.parse_args(argv)
     missing = [f for f in WEIGHT_FILES if not (args.weights / f).is_file()]
     if missing:
         raise SystemExit(f"{args.weights} lacks {', '.join(missing)}")
+    if args.recipe and not args.recipe.is_file():
+        raise SystemExit(f"--recipe {args.recipe} is not a file")
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         shutil.copytree(REPO / "ttom", tree / "ttom", ignore=shutil.ignore_patterns("__pycache__"))
         for f in WEIGHT_FILES:
             shutil.copy(args.weights / f, tree / "ttom" / "assets" / "shapes" / f)
+        if args.recipe:
+            shutil.copy(args.recipe, tree / "ttom" / "assets" / "shapes" / "ttom.json")
         env = {**os.environ, "PYTHONPATH": str(tree)}
         for seed in range(args.seeds):
             cache, out = Path(tmp) / f"cache{seed}", Path(tmp) / f"out{seed}"
@@ -69,8 +76,8 @@ def main(argv=None) -> None:
     # the time is the machine's as much as the model's (the same code ran 3x slower on 2026-11-30's CPU
     # than the day before), so the gate is acceptance alone; the times are recorded beside it
     summary["passed"] = summary["seed0_accepted"] and len(runs) == args.seeds and summary["accepted"] >= 8
-    args.out.write_text(json.dumps({"weights": str(args.weights), "prompt": PROMPT, "summary": summary, "runs": runs},
-                                   indent=1))
+    args.out.write_text(json.dumps({"weights": str(args.weights), "recipe": str(args.recipe or "package"),
+                                    "prompt": PROMPT, "summary": summary, "runs": runs}, indent=1))
     print(json.dumps(summary))
 
 

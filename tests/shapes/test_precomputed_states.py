@@ -60,3 +60,16 @@ def test_a_missing_states_file_is_named(tmp_path, monkeypatch):
             minilm.load_minilm()
     finally:
         minilm.load_minilm.cache_clear()
+
+
+def test_precompute_writes_into_a_folder_it_creates(tmp_path, monkeypatch):
+    from safetensors import safe_open
+
+    from ttom.shapes import train, world
+
+    monkeypatch.setattr(world, "training_captions", lambda: ["a red circle", "a blue square"])
+    out = tmp_path / "new" / "states.safetensors"
+    train.precompute(out)
+    with safe_open(str(out), "pt") as f:
+        assert f.get_tensor("states").shape[:2] == (3, shapes_model.TEXT_LEN)  # the empty caption first
+        assert json.loads(f.metadata()["captions"]) == ["a red circle", "a blue square"]

@@ -183,8 +183,9 @@ def success(category: str, report: dict) -> bool:
 
 def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip", "warm"), tto_overrides=None,
         device: str = "cpu", progress=print, split: str = "all", conditioning: str = "full",
-        shard_spec: str | None = None, categories: tuple[str, ...] | None = None) -> ShapesBench:
-    """``shard_spec`` ``K/N``: only this process's share of the prompts (plain and tto; the memory
+        shard_spec: str | None = None, categories: tuple[str, ...] | None = None,
+        steps: int | None = None) -> ShapesBench:
+    """``steps``: denoising steps (default: the model's); ``shard_spec`` ``K/N``: only this process's share of the prompts (plain and tto; the memory
     streams need the whole ordered stream in one process); ``categories``: only these categories'
     prompts (for both, the seeds stay those of the whole set)."""
     from ttom.critic.critique import critique
@@ -220,7 +221,7 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
             if cond in conditions:
                 t0 = time.perf_counter()
                 r = generate(backend, model_layout, recipe_config(backend, mode="off" if cond == "plain" else "fresh",
-                                                                  **overrides), seed=seed + k)
+                                                                  **overrides), seed=seed + k, steps=steps)
                 judge(k, cat, cap, layout, cond, r, time.perf_counter() - t0)
 
     for cond in ("skip", "warm"):
@@ -238,7 +239,8 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
                 if hit is not None:  # "skip" skips only a near-identical layout's φ; a similar one's is a warm start
                     cfg = recipe_config(backend, mode="skip" if cond == "skip" and hit.mode == "skip" else "warm",
                                         **overrides)
-                r = generate(backend, condition_layout(layout, cap, conditioning), cfg, seed=seed + k, phi=got.phi)
+                r = generate(backend, condition_layout(layout, cap, conditioning), cfg, seed=seed + k, phi=got.phi,
+                             steps=steps)
                 seconds = time.perf_counter() - t0
                 if cfg.mode != "skip":  # skip leaves φ* as it was: nothing new to write
                     store.memorize(key, r.phi, r.signature, hit=hit, layout=layout)

@@ -65,6 +65,7 @@ def bench_shapes(
     split: str = typer.Option("test", "--split", help="Prompt set: dev (for tuning), test (for reporting; disjoint "
                               "from dev) or all."),
     conditions: str = typer.Option("plain,tto,skip,warm", "--conditions", help="Which of plain,tto,skip,warm to run."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the model's)."),
     tto_steps: int = typer.Option(None, "--tto-steps", help="Override the model's TTO steps."),
     phi_steps: int = typer.Option(None, "--phi-steps", help="Keep φ on for this many denoising steps."),
     iterations: int = typer.Option(None, "--tto-iterations", "--iterations", help="Override the model's TTO iterations per step."),
@@ -121,7 +122,7 @@ def bench_shapes(
     bench = samples_or_run(shapes.load, from_samples, "shapes", lambda: shapes.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), overrides, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, conditioning=conditioning,
-        shard_spec=shard_spec, categories=parse_names(categories)))
+        shard_spec=shard_spec, categories=parse_names(categories), steps=steps))
     if samples and not from_samples:
         shapes.save(bench, samples)  # this run's own samples, before any baseline joins them
     if baseline:
@@ -143,7 +144,8 @@ def bench_shapes(
         cfg = recipe_config(backend, **overrides)
         spec = adapter_spec(backend, cfg)
         body = (f"Prompts: {split} split, seed {seed}, {per_category} per category, conditioned on the "
-                f"{'full caption' if conditioning == 'full' else 'caption without its layout words'}. "
+                f"{'full caption' if conditioning == 'full' else 'caption without its layout words'}, "
+                f"{steps or backend.defaults.steps} denoising steps. "
                 f"TTO: supervised blocks {list(cfg.layers or backend.defaults.layers)}, φ = LoRA r {spec.rank} on blocks "
                 f"{list(spec.blocks)}; {cfg.steps} steps × ≤{cfg.iterations} iterations, lr {cfg.lr}, stop below "
                 f"{cfg.loss_threshold}{' (worst term)' if cfg.stop_on == 'worst' else ''}, φ on for {cfg.phi_steps if cfg.phi_steps is not None else cfg.steps} steps"
@@ -165,8 +167,11 @@ def bench_loop(
     conditions: str = typer.Option("tto,best3,loop", "--conditions", help="Which of tto,best3,loop,escalate to run "
                                    "(escalate: the loop with the escalating re-optimisation policy)."),
     max_rounds: int = typer.Option(3, "--max-rounds", min=1, help="The loop's round budget (best3 always spends 3)."),
-    steps: int = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the model's; fewer only to "
-                              "check the benchmark runs)."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the model's)."),
+    tto_steps: int = typer.Option(None, "--tto-steps", help="Override the model's TTO steps in every round."),
+    phi_steps: int = typer.Option(None, "--phi-steps", help="Keep φ on for this many denoising steps in every round."),
+    iterations: int = typer.Option(None, "--tto-iterations", "--iterations", help="Override the model's TTO "
+                                   "iterations per step in every round."),
     device: str = typer.Option("cpu", "--device"),
     categories: str = typer.Option(None, "--categories", help="Only these categories, e.g. several,motion (the "
                                    "prompts keep the seeds they have in the whole set)."),
@@ -195,7 +200,8 @@ def bench_loop(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec,
         categories=parse_names(categories), conditioning=conditioning,
-        tto_overrides={"phi_branches": phi_branches} if phi_branches else None))
+        tto_overrides={k: v for k, v in dict(phi_branches=phi_branches, steps=tto_steps, phi_steps=phi_steps,
+                                             iterations=iterations).items() if v is not None}))
     if samples and not from_samples:
         loop.save(bench, samples)
     headers, rows = loop.table(bench)

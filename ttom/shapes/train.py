@@ -43,6 +43,7 @@ def precompute(out: Path) -> None:
 
     captions = world.training_captions()
     states = shapes_model.caption_states(["", *captions]).half()  # row 0: the empty caption
+    out.parent.mkdir(parents=True, exist_ok=True)
     save_file({"states": states.contiguous()}, str(out),
               metadata={"captions": json.dumps(captions), "text_len": str(shapes_model.TEXT_LEN)})
     print(f"wrote {out}: {tuple(states.shape)} for {len(captions)} captions + the empty one")
