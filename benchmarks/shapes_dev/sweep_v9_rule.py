@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-# cheapest first (CPU seconds a round); each with its denoising steps (its plain job is p<steps>)
+# cheapest first (CPU seconds a round); each with its denoising steps (its plain job is ps<steps>)
 CANDIDATES = {"s8": 8, "s10": 10, "s10t3": 10, "s12": 12}
 FLOORS = {"spatial": 22, "motion": 22, "numeracy": 14, "binding": 33, "several": 20}  # auto's dev counts - 4
 
@@ -21,7 +21,7 @@ def ok(samples: list[dict], cat: str | None = None) -> int:
 
 
 def checks(res: dict, fidelity: dict[int, dict], name: str, steps: int) -> dict[str, bool]:
-    tto, plain, objects = res[f"t{name}"], res[f"p{steps}"], res[f"o{name}"]
+    tto, plain, objects = res[f"t{name}"], res[f"ps{steps}"], res[f"o{name}"]
     loop = [s for s in res[f"l{name}"] if s["condition"] == "loop"]
     fid = fidelity[steps]
     out = {
@@ -34,7 +34,7 @@ def checks(res: dict, fidelity: dict[int, dict], name: str, steps: int) -> dict[
     }
     for cat, floor in FLOORS.items():
         out[f"{cat} {ok(tto, cat)} >= {floor}"] = ok(tto, cat) >= floor
-    sizes = {f"t{name}": 200, f"p{steps}": 200, f"o{name}": 160}
+    sizes = {f"t{name}": 200, f"ps{steps}": 200, f"o{name}": 160}
     out["every job complete"] = all(len(res[j]) == n for j, n in sizes.items())
     return out
 

@@ -201,7 +201,7 @@ def test_a_category_with_fewer_captions_than_asked_comes_round_again_with_other_
     assert bench.paired(b, "plain", "tto") == (1, 0, 1.0)  # seed 0 plain vs seed 1 tto are not a pair
 
 
-def test_bench_shapes_and_loop_pass_the_denoising_and_tto_schedule_to_every_generation(tmp_path, monkeypatch):
+def test_bench_shapes_and_loop_pass_the_denoising_and_tto_recipe_to_every_generation(tmp_path, monkeypatch):
     # a recipe with fewer denoising steps is swept through these options: each must reach the engine
     from typer.testing import CliRunner
 
@@ -212,18 +212,18 @@ def test_bench_shapes_and_loop_pass_the_denoising_and_tto_schedule_to_every_gene
     real = tto.generate
 
     def spy(backend, layout, cfg, **kw):
-        seen.append((cfg.mode, kw.get("steps"), cfg.steps, cfg.phi_steps, cfg.iterations))
+        seen.append((cfg.mode, kw.get("steps"), cfg.steps, cfg.phi_steps, cfg.iterations, cfg.adapter_blocks))
         return real(backend, layout, cfg, **kw)
 
     monkeypatch.setattr(tto, "generate", spy)
     monkeypatch.chdir(tmp_path)
-    schedule = ["--steps", "3", "--tto-steps", "1", "--phi-steps", "2", "--tto-iterations", "1"]
+    schedule = ["--steps", "3", "--tto-steps", "1", "--phi-steps", "2", "--tto-iterations", "1", "--adapter-blocks", "3,4"]
     out = CliRunner().invoke(app, ["bench", "shapes", "-n", "1", "--split", "dev", "--conditions", "plain,tto",
                                    "--categories", "binding", "--no-record", *schedule])
     assert out.exit_code == 0, out.output
-    assert seen == [("off", 3, 1, 2, 1), ("fresh", 3, 1, 2, 1)]
+    assert seen == [("off", 3, 1, 2, 1, (3, 4)), ("fresh", 3, 1, 2, 1, (3, 4))]
     seen.clear()
     out = CliRunner().invoke(app, ["bench", "loop", "-n", "1", "--split", "dev", "--conditions", "best3",
                                    "--categories", "binding", "--no-record", *schedule])
     assert out.exit_code == 0, out.output
-    assert seen == [("fresh", 3, 1, 2, 1)] * 3  # every round of best-of-3
+    assert seen == [("fresh", 3, 1, 2, 1, (3, 4))] * 3  # every round of best-of-3

@@ -172,6 +172,8 @@ def bench_loop(
     phi_steps: int = typer.Option(None, "--phi-steps", help="Keep φ on for this many denoising steps in every round."),
     iterations: int = typer.Option(None, "--tto-iterations", "--iterations", help="Override the model's TTO "
                                    "iterations per step in every round."),
+    adapter_blocks: str = typer.Option(None, "--adapter-blocks", help="φ's blocks in every round, e.g. 3,4 "
+                                       "(default: the recipe's)."),
     device: str = typer.Option("cpu", "--device"),
     categories: str = typer.Option(None, "--categories", help="Only these categories, e.g. several,motion (the "
                                    "prompts keep the seeds they have in the whole set)."),
@@ -200,8 +202,9 @@ def bench_loop(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec,
         categories=parse_names(categories), conditioning=conditioning,
-        tto_overrides={k: v for k, v in dict(phi_branches=phi_branches, steps=tto_steps, phi_steps=phi_steps,
-                                             iterations=iterations).items() if v is not None}))
+        tto_overrides={k: v for k, v in dict(
+            phi_branches=phi_branches, steps=tto_steps, phi_steps=phi_steps, iterations=iterations,
+            adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks")).items() if v is not None}))
     if samples and not from_samples:
         loop.save(bench, samples)
     headers, rows = loop.table(bench)
