@@ -11,6 +11,8 @@ recorded beside it (on an idle machine they are the README's time figures).
     python benchmarks/shapes_train/readme_gate.py --weights CANDIDATE_DIR --out gate.json [--stop-on-seed0]
         [--recipe CANDIDATE_TTOM_JSON]
 
+Before the seeds, ``cpu_reference.py`` times the model's two units of work on this CPU (one CFG step, one TTO
+iteration); the JSON keeps them beside the wall times, which move with the machine from day to day.
 ``--recipe`` puts a candidate recipe (a ``ttom.json``) beside the weights instead of the package's.
 ``--stop-on-seed0`` ends the run when seed 0 is not accepted (the gate has then failed). The JSON
 holds, for each seed, the exit code (0: accepted, 3: not accepted), the wall time and the output's
@@ -57,6 +59,12 @@ def main(argv=None) -> None:
         if args.recipe:
             shutil.copy(args.recipe, tree / "ttom" / "assets" / "shapes" / "ttom.json")
         env = {**os.environ, "PYTHONPATH": str(tree)}
+        ref = subprocess.run([sys.executable, str(Path(__file__).with_name("cpu_reference.py"))], env=env,
+                             capture_output=True, text=True)
+        if ref.returncode != 0:
+            raise SystemExit(f"cpu_reference.py failed:\n{ref.stderr[-2000:]}")
+        reference = json.loads(ref.stdout.strip().splitlines()[-1])
+        print(f"this CPU: {reference}", flush=True)
         for seed in range(args.seeds):
             cache, out = Path(tmp) / f"cache{seed}", Path(tmp) / f"out{seed}"
             cmd = [sys.executable, "-m", "ttom.cli", "generate", PROMPT, "--seed", str(seed), "--out", str(out)]
@@ -72,7 +80,8 @@ def main(argv=None) -> None:
                 break
     walls = [r["wall_s"] for r in runs]
     summary = {"accepted": sum(r["exit"] == 0 for r in runs), "seeds": len(runs),
-               "seed0_accepted": runs[0]["exit"] == 0, "median_s": statistics.median(walls), "worst_s": max(walls)}
+               "seed0_accepted": runs[0]["exit"] == 0, "median_s": statistics.median(walls), "worst_s": max(walls),
+               "cpu": reference}
     # the time is the machine's as much as the model's (the same code ran 3x slower on 2026-11-30's CPU
     # than the day before), so the gate is acceptance alone; the times are recorded beside it
     summary["passed"] = summary["seed0_accepted"] and len(runs) == args.seeds and summary["accepted"] >= 8
