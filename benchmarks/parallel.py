@@ -9,6 +9,8 @@ GPU machine sends back stays a few files.
 
     python benchmarks/parallel.py --jobs jobs.txt --shards 4 --out results/ [--device cuda]
 
+On the CPU (``--device cpu``) each shard runs one thread (``OMP_NUM_THREADS=1`` unless set).
+
 ``jobs.txt``: one job a line, ``NAME: bench-command arguments`` (the arguments of ``ttom bench``
 after the command name, without --shard, --samples, --device and --no-record), e.g.
 
@@ -45,6 +47,15 @@ def read_jobs(path: Path) -> list[tuple[str, list[str]]]:
     return jobs
 
 
+def shard_env(device: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The shards' environment: on the CPU one thread each (N processes share the cores; torch's default of
+    one thread per core in every process oversubscribes them), unless OMP_NUM_THREADS is set already."""
+    env = {**(os.environ if base is None else base), "PYTHONUNBUFFERED": "1"}
+    if device == "cpu":
+        env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=Path, help="the jobs file (not needed with --split-json)")
@@ -66,7 +77,7 @@ def main(argv=None) -> None:
     work = args.work or args.out / "shards"
     work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = shard_env(args.device)
     procs = []
     t0 = time.time()
     for name, bench_args in jobs:
