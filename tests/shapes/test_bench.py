@@ -223,7 +223,13 @@ def test_bench_shapes_and_loop_pass_the_denoising_and_tto_recipe_to_every_genera
     assert out.exit_code == 0, out.output
     assert seen == [("off", 3, 1, 2, 1, (3, 4)), ("fresh", 3, 1, 2, 1, (3, 4))]
     seen.clear()
+    from ttom.bench import report
+
+    doc = tmp_path / "benchmarks.md"
+    monkeypatch.setattr(report, "default_doc_path", lambda: doc)
     out = CliRunner().invoke(app, ["bench", "loop", "-n", "1", "--split", "dev", "--conditions", "best3",
-                                   "--categories", "binding", "--no-record", *schedule])
+                                   "--categories", "binding", *schedule])
     assert out.exit_code == 0, out.output
     assert seen == [("fresh", 3, 1, 2, 1, (3, 4))] * 3  # every round of best-of-3
+    recorded = doc.read_text()  # the recorded table says what it ran
+    assert "3 denoising steps" in recorded and "'steps': 1" in recorded and "'adapter_blocks': (3, 4)" in recorded

@@ -185,9 +185,9 @@ def run(per_category: int = 4, seed: int = 0, conditions=("plain", "tto", "skip"
         device: str = "cpu", progress=print, split: str = "all", conditioning: str = "full",
         shard_spec: str | None = None, categories: tuple[str, ...] | None = None,
         steps: int | None = None) -> ShapesBench:
-    """``steps``: denoising steps (default: the model's); ``shard_spec`` ``K/N``: only this process's share of the prompts (plain and tto; the memory
-    streams need the whole ordered stream in one process); ``categories``: only these categories'
-    prompts (for both, the seeds stay those of the whole set)."""
+    """``steps``: denoising steps (default: the model's); ``shard_spec`` ``K/N``: only this process's share
+    of the prompts (plain and tto; the memory streams need the whole ordered stream in one process);
+    ``categories``: only these categories' prompts (for both, the seeds stay those of the whole set)."""
     from ttom.critic.critique import critique
     from ttom.engine.backends import load_backend
     from ttom.engine.tto import expected_signature, generate, recipe_config

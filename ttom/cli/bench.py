@@ -198,13 +198,14 @@ def bench_loop(
 
     console = Console()
     check_conditioning(conditioning)
+    overrides = {k: v for k, v in dict(
+        phi_branches=phi_branches, steps=tto_steps, phi_steps=phi_steps, iterations=iterations,
+        adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks")).items() if v is not None}
     bench = samples_or_run(loop.load, from_samples, "loop", lambda: loop.run(
         per_category, seed, tuple(c.strip() for c in conditions.split(",")), max_rounds, device=device,
         progress=lambda m: console.print(m, highlight=False), split=split, steps=steps, shard_spec=shard_spec,
         categories=parse_names(categories), conditioning=conditioning,
-        tto_overrides={k: v for k, v in dict(
-            phi_branches=phi_branches, steps=tto_steps, phi_steps=phi_steps, iterations=iterations,
-            adapter_blocks=parse_ints(adapter_blocks, "--adapter-blocks")).items() if v is not None}))
+        tto_overrides=overrides or None))
     if samples and not from_samples:
         loop.save(bench, samples)
     headers, rows = loop.table(bench)
@@ -214,10 +215,14 @@ def bench_loop(
         print_table(console, title, hs, rs)
     if from_samples or no_record:
         return
+    from ttom.engine.backends import load_backend
+
     n = len({(s.category, s.prompt) for s in bench.samples})
+    recipe = f"TTO recipe overrides {overrides}" if overrides else "the model's TTO recipe"
+    steps = steps or load_backend("shapes", device).defaults.steps  # the run's backend (cached)
     body = (f"Prompts: {split} split, seed {seed}, {per_category} per category ({n} prompts), the model "
             f"conditioned on the {'full caption' if conditioning == 'full' else 'caption without its layout words'}; "
-            f"the loop's budget "
+            f"{steps} denoising steps, {recipe}; the loop's budget "
             f"{max_rounds} rounds, best3 three seeds, both judged by the shapes critic.\n\n"
             + markdown_table(headers, rows) + "\n\n"
             + "Paired, prompt by prompt: +prompts where the second condition succeeded (or had the higher mIoU) and "
