@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from rule_report import first_passing
+
 CANDIDATES = ("a34", "a234")  # cheapest first (CPU seconds a TTO iteration)
 FLOORS = {"spatial": 22, "motion": 22, "numeracy": 14, "binding": 33, "several": 20}  # auto's dev counts - 4
 
@@ -35,16 +37,7 @@ def checks(res: dict, name: str) -> dict[str, bool]:
 
 def main(argv=None) -> int:
     res = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
-    chosen = None
-    for name in CANDIDATES:
-        c = checks(res, name)
-        print(f"{name}: " + ("passes" if all(c.values()) else "fails"))
-        for text, passed in c.items():
-            print(("  pass  " if passed else "  FAIL  ") + text)
-        if chosen is None and all(c.values()):
-            chosen = name
-    print(chosen or "none")
-    return 0 if chosen else 1
+    return first_passing({name: checks(res, name) for name in CANDIDATES})
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
+from rule_report import first_passing
+
 # cheapest first (CPU seconds a round); each with its denoising steps (its plain job is ps<steps>)
 CANDIDATES = {"s8": 8, "s10": 10, "s10t3": 10, "s12": 12}
 FLOORS = {"spatial": 22, "motion": 22, "numeracy": 14, "binding": 33, "several": 20}  # auto's dev counts - 4
@@ -44,16 +45,7 @@ def main(argv=None) -> int:
     res = json.loads(Path(dev).read_text())
     runs = json.loads(Path(fid).read_text())["runs"]
     fidelity = {r["summary"]["steps"]: r["summary"] for r in runs}
-    chosen = None
-    for name, steps in CANDIDATES.items():
-        c = checks(res, fidelity, name, steps)
-        print(f"{name}: " + ("passes" if all(c.values()) else "fails"))
-        for text, passed in c.items():
-            print(("  pass  " if passed else "  FAIL  ") + text)
-        if chosen is None and all(c.values()):
-            chosen = name
-    print(chosen or "none")
-    return 0 if chosen else 1
+    return first_passing({name: checks(res, fidelity, name, steps) for name, steps in CANDIDATES.items()})
 
 
 if __name__ == "__main__":
