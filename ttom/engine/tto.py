@@ -471,21 +471,20 @@ def generate(backend: Backend, layout: Layout, tto: TTOConfig | None = None, *, 
             if watch is not None:
                 watch.active = i in observer.steps
             with torch.no_grad():
-                model_in = torch.cat([latents] * 2) if do_cfg else latents
+                x = latents
                 if hasattr(backend.scheduler, "scale_model_input"):  # flow-matching schedulers have none
-                    model_in = backend.scheduler.scale_model_input(model_in, t)
+                    x = backend.scheduler.scale_model_input(x, t)
                 if do_cfg and phi_on and cond_only:  # the unconditional branch without φ
-                    half = model_in.chunk(2)[0]
                     adapters.set_phi_enabled(transformer, False)
-                    n_uncond = backend.predict(half, t, uncond, extra).float()
+                    n_uncond = backend.predict(x, t, uncond, extra).float()
                     adapters.set_phi_enabled(transformer, True)
-                    n_cond = backend.predict(half, t, cond, extra).float()
-                    noise = n_uncond + guidance_scale * (n_cond - n_uncond)
+                    n_cond = backend.predict(x, t, cond, extra).float()
+                elif do_cfg:
+                    n_uncond, n_cond = backend.predict(torch.cat([x] * 2), t, both, extra).float().chunk(2)
                 else:
-                    noise = backend.predict(model_in, t, both, extra).float()
-                    if do_cfg:
-                        n_uncond, n_cond = noise.chunk(2)
-                        noise = n_uncond + guidance_scale * (n_cond - n_uncond)
+                    noise = backend.predict(x, t, both, extra).float()
+                if do_cfg:
+                    noise = n_uncond + guidance_scale * (n_cond - n_uncond)
                 latents = backend.scheduler.step(noise, t, latents.float(), return_dict=False)[0].to(backend.dtype)
             timings["denoise"] += time.perf_counter() - t0
             if watch is not None and watch.active:
