@@ -6,7 +6,8 @@ the median of ``--repeat`` timings of each unit on the README example's layout (
 
     python benchmarks/shapes_train/cpu_reference.py [--weights DIR] [--recipe TTOM_JSON]
 
-``cfg_step_s``: one denoising step with guidance (the batch-2 forward and the scheduler step), φ off;
+``cfg_step_s``: one denoising step's guided prediction (the batch-2 forward and the guidance sum; the Euler
+update after it is one multiply-add), φ off;
 ``tto_iteration_s``: one TTO iteration (the truncated forward, the backward into φ, the AdamW step).
 """
 
@@ -45,14 +46,12 @@ def measure(backend, repeat: int = 5) -> dict:
     both = torch.cat([backend.encode_prompt("").embeds, cond])
     latents = backend.prepare_latents(spec, torch.Generator("cpu").manual_seed(0))
     backend.scheduler.set_timesteps(backend.defaults.steps)
-    t = backend.scheduler.timesteps[0]
+    t = backend.scheduler.timesteps[0]  # the first step's timestep, for both units
 
     def cfg_step():
         with torch.no_grad():
-            noise = backend.predict(torch.cat([latents] * 2), t, both, extra).float()
-            u, c = noise.chunk(2)
-            backend.scheduler.step(u + backend.defaults.guidance_scale * (c - u), t, latents.float(), return_dict=False)
-            backend.scheduler._step_index = None  # the same step again next time
+            u, c = backend.predict(torch.cat([latents] * 2), t, both, extra).float().chunk(2)
+            return u + backend.defaults.guidance_scale * (c - u)
 
     session = TTOSession(backend, layout, spec, recipe_config(backend, loss_threshold=0.0, iterations=1), None)
     try:
